@@ -1,0 +1,46 @@
+import os
+from pathlib import Path
+
+import pytest
+
+import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from tf_lottery.config import DataConfig, ExperimentConfig, StudyConfig, TrainingConfig
+from tf_lottery.data import Dataset, Split, load_dataset
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"real MNIST not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir) -> Dataset:
+    return load_dataset("mnist", data_dir)
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist) -> Dataset:
+    """Real MNIST, cut down so a few hundred steps and evaluations take a second."""
+    def head(split, n):
+        return Split(split.x[:n], split.y[:n])
+
+    return Dataset("mnist", head(mnist.train, 3000), head(mnist.validation, 500), head(mnist.test, 500), 10,
+                   mnist.source)
+
+
+def tiny_config(**study) -> ExperimentConfig:
+    return ExperimentConfig(
+        data=DataConfig(),
+        training=TrainingConfig(iterations=200, eval_every=100, steps_per_call=50),
+        study=StudyConfig(**{"trials": 1, "rounds": 2, "control_rounds": (2,), "reinits": 1, **study}),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_data_env(monkeypatch):
+    monkeypatch.delenv("TF_LOTTERY_DATA_DIR", raising=False)
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")

@@ -1,0 +1,192 @@
+"""The paper's Lenet claims (section 3 of PAPER.md) and their check against a summary table.
+
+Each claim reduces the summary to one number per trial (differences against the same
+trial's unpruned network, so trials pair up), reports mean/min/max over trials, and gives
+a verdict by an explicit criterion. Quantitative claims hold when the reproduced mean
+shows at least half of the paper's effect in the paper's direction; qualitative ones when
+the mean has the stated sign. A claim whose Pm levels the study did not train is "not
+measured at this preset".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+# Lenet rounds of the paper's ladder (layer-wise 20%, output 10%) by their Pm label.
+LENET_ROUND = {"100": 0, "51.3": 3, "21.1": 7, "13.5": 9, "7.0": 12, "3.6": 15, "2.9": 16, "1.9": 18}
+
+HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured at this preset"
+
+
+def per_trial(df: pd.DataFrame, strategy: str, control: str, rnd: int, column: str) -> pd.Series | None:
+    """Per-trial value of `column` at one round (reinit controls averaged per trial)."""
+    sel = df[(df["strategy"] == strategy) & (df["control"] == control) & (df["round"] == rnd)]
+    return None if sel.empty else sel.groupby("trial")[column].mean()
+
+
+def _ticket(df, rnd: int | str, column, strategy="iterative"):
+    """A ticket's per-trial value at a round number or a Pm label of LENET_ROUND."""
+    return per_trial(df, strategy, "ticket", LENET_ROUND[rnd] if isinstance(rnd, str) else rnd, column)
+
+
+def _points(series):
+    return None if series is None else 100.0 * series
+
+
+def _diff(a, b):
+    return None if a is None or b is None else a - b
+
+
+def _ratio(a, b):
+    return None if a is None or b is None else a / b
+
+
+def _over_rounds(df, strategy: str, keep_pm: Callable[[float], bool], f, agg: str) -> pd.Series | None:
+    """Per trial, `agg` ('min' or 'max') of `f(round)` over the pruned rounds whose Pm passes `keep_pm`."""
+    sel = df[(df["strategy"] == strategy) & (df["control"] == "ticket") & (df["round"] > 0)]
+    rounds = sorted(r for r, pm in sel.groupby("round")["pm"].first().items() if keep_pm(pm))
+    values = [v for v in (f(r) for r in rounds) if v is not None]
+    return pd.concat(values, axis=1).agg(agg, axis=1) if values else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str  # the paper's statement
+    paper_value: str
+    metric: str  # what the reproduced number is
+    compute: Callable[[pd.DataFrame], pd.Series | None]
+    holds: Callable[[float], bool]
+    criterion: str
+
+
+def _lenet_claims() -> list[Claim]:
+    es, acc = "early_stop_iter", "test_acc_early_stop"
+
+    def es_ratio(rnd, ref="100", strategy="iterative"):
+        return lambda df: _ratio(_ticket(df, rnd, es, strategy), _ticket(df, ref, es))
+
+    def acc_gain(rnd, column=acc, strategy="iterative"):
+        return lambda df: _points(_diff(_ticket(df, rnd, column, strategy), _ticket(df, "100", column)))
+
+    def reinit(df, rnd, column):
+        return per_trial(df, "iterative", "reinit", LENET_ROUND[rnd], column)
+
+    def oneshot_range(lo, hi, f, agg):
+        return lambda df: _over_rounds(df, "oneshot", lambda pm: lo <= pm <= hi, lambda r: f(df, r), agg)
+
+    def best_end_gain(df):
+        return _over_rounds(df, "iterative", lambda pm: True, lambda r: acc_gain(r, "test_acc_end")(df), "max")
+
+    def min_train_acc(df):
+        return _over_rounds(df, "iterative", lambda pm: pm >= 2.0, lambda r: _points(_ticket(df, r, "train_acc_end")), "min")
+
+    def tickets_above_original(df):
+        return _over_rounds(df, "iterative", lambda pm: pm > 2.95, lambda r: acc_gain(r)(df), "min")
+
+    def iterative_vs_oneshot(df):
+        both = df[(df["control"] == "ticket") & (df["round"] > 0)]
+        common = set(both[both.strategy == "iterative"]["round"]) & set(both[both.strategy == "oneshot"]["round"])
+        if not common:
+            return None
+        r = max(common)
+        return _points(_diff(_ticket(df, r, acc), _ticket(df, r, acc, "oneshot")))
+
+    return [
+        Claim("unpruned-accuracy", "Unpruned Lenet test accuracy (not printed; read off the plot).", "about 98%",
+              "test accuracy at early stop, Pm 100% (%)", lambda df: _points(_ticket(df, "100", acc)),
+              lambda v: 97.5 <= v <= 98.5, "97.5 <= mean <= 98.5"),
+        Claim("ticket-51-faster", "A winning ticket with 51.3% of the weights learns faster than the original.",
+              "< 1", "early-stop iteration ratio, Pm 51.3% / 100%", es_ratio("51.3"), lambda v: v < 1, "mean < 1"),
+        Claim("ticket-51-more-accurate", "... and reaches higher test accuracy than the original.",
+              "> 0 points", "test-accuracy gain at early stop, Pm 51.3% vs 100% (points)", acc_gain("51.3"),
+              lambda v: v > 0, "mean > 0"),
+        Claim("ticket-51-slower-than-21", "... but slower than when Pm = 21.1%.", "> 1",
+              "early-stop iteration ratio, Pm 51.3% / 21.1%", es_ratio("51.3", "21.1"), lambda v: v > 1, "mean > 1"),
+        Claim("iterative-earlier-21", "Iterative: early stopping 38% earlier than the original at Pm = 21%.", "38%",
+              "early-stop reduction at Pm 21.1% (%)",
+              lambda df: None if (r := es_ratio("21.1")(df)) is None else 100.0 * (1.0 - r),
+              lambda v: v >= 19.0, "mean >= 19% (half the paper's 38%)"),
+        Claim("learning-slows-below-21", "When Pm < 21.1%, learning slows.", "> 1",
+              "early-stop iteration ratio, Pm 7.0% / 21.1%", es_ratio("7.0", "21.1"), lambda v: v > 1, "mean > 1"),
+        Claim("iterative-es-back-3.6", "Iterative: back to the original early-stop iteration at Pm = 3.6%.", "about 1",
+              "early-stop iteration ratio, Pm 3.6% / 100%", es_ratio("3.6"), lambda v: v >= 0.8, "mean >= 0.8"),
+        Claim("iterative-acc-13.5", "Test accuracy more than 0.3 points higher than the original at Pm = 13.5%.",
+              "> 0.3 points", "test-accuracy gain at early stop, Pm 13.5% (points)", acc_gain("13.5"),
+              lambda v: v >= 0.15, "mean >= 0.15 points"),
+        Claim("iterative-acc-back-3.6", "At Pm = 3.6% a winning ticket regresses to the original's accuracy.",
+              "about 0 points", "test-accuracy gain at early stop, Pm 3.6% (points)", acc_gain("3.6"),
+              lambda v: abs(v) <= 0.2, "|mean| <= 0.2 points"),
+        Claim("tickets-above-original-to-2.9", "Winning tickets fall below the original's accuracy only from Pm = 2.9%.",
+              ">= 0 points for Pm > 2.9%", "smallest test-accuracy gain at early stop over Pm > 2.9% (points)",
+              tickets_above_original, lambda v: v >= -0.1, "mean >= -0.1 points"),
+        Claim("end-accuracy-gain", "At 50K iterations, up to 0.35 points higher test accuracy than the original.",
+              "0.35 points", "largest test-accuracy gain at 50K over Pm levels (points)", best_end_gain,
+              lambda v: v >= 0.175, "mean >= 0.175 points"),
+        Claim("train-acc-100", "Training accuracy about 100% at 50K iterations for Pm >= 2%.", "about 100%",
+              "lowest training accuracy at 50K over Pm >= 2% (%)", min_train_acc, lambda v: v >= 99.5,
+              "mean >= 99.5%"),
+        Claim("reinit-below-original-21", "Random reinit: test accuracy below the original from Pm = 21.1%.",
+              "< 0 points", "reinit test-accuracy gain at early stop, Pm 21.1% (points)",
+              lambda df: _points(_diff(reinit(df, "21.1", acc), _ticket(df, "100", acc))), lambda v: v < 0, "mean < 0"),
+        Claim("ticket-vs-reinit-speed-21", "At Pm = 21%, winning tickets reach minimum validation loss 2.51x faster "
+              "than reinitialized ones.", "2.51x", "early-stop iteration ratio reinit / ticket, Pm 21.1%",
+              lambda df: _ratio(reinit(df, "21.1", es), _ticket(df, "21.1", es)), lambda v: v >= 1.755,
+              "mean >= 1.755 (half the paper's effect)"),
+        Claim("ticket-vs-reinit-acc-21", "At Pm = 21%, winning tickets are 0.5 points more accurate than "
+              "reinitialized ones.", "0.5 points", "test-accuracy gain ticket - reinit at early stop, Pm 21.1% (points)",
+              lambda df: _points(_diff(_ticket(df, "21.1", acc), reinit(df, "21.1", acc))), lambda v: v >= 0.25,
+              "mean >= 0.25 points"),
+        Claim("oneshot-earlier", "One-shot: earlier early stopping than the original for 67.5% >= Pm >= 17.6%.",
+              "< 1", "largest one-shot early-stop ratio vs 100% over 17.6% <= Pm <= 67.5%",
+              oneshot_range(17.6, 67.5, lambda df, r: es_ratio(r, strategy="oneshot")(df), "max"),
+              lambda v: v < 1, "mean < 1"),
+        Claim("oneshot-more-accurate", "One-shot: higher test accuracy than the original for 95.0% >= Pm >= 5.17%.",
+              "> 0 points", "smallest one-shot test-accuracy gain at early stop over 5.17% <= Pm <= 95% (points)",
+              oneshot_range(5.17, 95.0, lambda df, r: acc_gain(r, strategy="oneshot")(df), "min"),
+              lambda v: v > 0, "mean > 0"),
+        Claim("iterative-beats-oneshot", "Iterative pruning is better than one-shot at smaller Pm.", "> 0 points",
+              "test-accuracy gain iterative - one-shot at early stop, smallest common Pm (points)",
+              iterative_vs_oneshot, lambda v: v > 0, "mean > 0"),
+    ]
+
+
+LENET_CLAIMS = _lenet_claims()
+
+
+def compare(summary: pd.DataFrame, claims: list[Claim] = LENET_CLAIMS) -> pd.DataFrame:
+    rows = []
+    for c in claims:
+        values = c.compute(summary)
+        values = None if values is None else values.dropna()
+        measured = values is not None and len(values) > 0
+        rows.append({
+            "claim": c.id,
+            "paper": c.text,
+            "paper_value": c.paper_value,
+            "metric": c.metric,
+            "mean": values.mean() if measured else None,
+            "min": values.min() if measured else None,
+            "max": values.max() if measured else None,
+            "trials": len(values) if measured else 0,
+            "criterion": c.criterion,
+            "verdict": (HOLDS if c.holds(values.mean()) else FAILS) if measured else NOT_MEASURED,
+        })
+    return pd.DataFrame(rows)
+
+
+def comparison_markdown(table: pd.DataFrame, title: str, note: str) -> str:
+    def fmt(v):
+        return "-" if v is None or pd.isna(v) else f"{v:.3g}"
+
+    lines = [f"# {title}", "", note, "",
+             "| claim (paper) | paper | reproduced: metric | mean | min | max | trials | criterion | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.paper} | {r.paper_value} | {r.metric} | {fmt(r.mean)} | {fmt(r.min)} | {fmt(r.max)} | "
+                     f"{r.trials} | {r.criterion} | **{r.verdict}** |")
+    counts = table["verdict"].value_counts()
+    lines += ["", ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, FAILS, NOT_MEASURED)) + "."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,83 @@
+"""Seaborn figures in the paper's layout, drawn from the tidy tables (never during training).
+
+Pm axes are logarithmic and decrease to the right; lines show the mean over trials (and
+reinits) with min/max error bars.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+LINE_ORDER = ["Winning ticket (iterative)", "Random reinit (iterative)",
+              "Winning ticket (oneshot)", "Random reinit (oneshot)"]
+_LABEL = {"ticket": "Winning ticket", "reinit": "Random reinit"}
+FIG4_PANELS = [
+    ("early_stop_iter", "Early-stop iteration (val.)"),
+    ("test_acc_early_stop", "Test accuracy at early stop"),
+    ("train_acc_early_stop", "Train accuracy at early stop"),
+    ("test_acc_end", "Test accuracy at end of training"),
+]
+
+
+def _line_labels(df: pd.DataFrame) -> pd.Series:
+    return df["control"].map(_LABEL) + " (" + df["strategy"] + ")"
+
+
+def _pm_axis(ax, pms) -> None:
+    ax.set_xscale("log")
+    ticks = sorted(set(round(p, 1) for p in pms), reverse=True)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks], rotation=90, fontsize=7)
+    ax.minorticks_off()
+    ax.set_xlim(max(ticks) * 1.15, min(ticks) / 1.15)  # decreasing to the right
+    ax.set_xlabel("Percent of weights remaining (Pm)")
+
+
+def figure4(summary: pd.DataFrame, path: Path, title: str) -> None:
+    """The four panels of the paper's Figure 4 (and Figure 12's train accuracy)."""
+    df = summary.assign(line=_line_labels(summary))
+    order = [l for l in LINE_ORDER if l in set(df["line"])]
+    fig, axes = plt.subplots(1, len(FIG4_PANELS), figsize=(4.2 * len(FIG4_PANELS), 3.8))
+    for ax, (column, label) in zip(axes, FIG4_PANELS):
+        sns.lineplot(data=df, x="pm", y=column, hue="line", hue_order=order, marker="o", markersize=4,
+                     errorbar=("pi", 100), err_style="bars", estimator="mean", ax=ax, legend=ax is axes[0])
+        _pm_axis(ax, df["pm"])
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, title=None)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Path, title: str,
+            metric: str = "test_acc", ylabel: str = "Test accuracy") -> None:
+    """Curves over training iterations; each panel lists (control, round) lines of the iterative trunk."""
+    df = curves[curves["strategy"] == "iterative"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharey=True)
+    for ax, lines in zip(axes, panels):
+        for control, rnd in lines:
+            sel = df[(df["control"] == control) & (df["round"] == rnd)]
+            if sel.empty:
+                continue
+            pm = sel["pm"].iloc[0]
+            name = f"{pm:.1f}" + (" (reinit)" if control == "reinit" else "")
+            sns.lineplot(data=sel, x="iteration", y=metric, errorbar=("pi", 100), err_style="band",
+                         estimator="mean", ax=ax, label=name, linestyle="--" if control == "reinit" else "-")
+        ax.set_xlabel("Training iterations")
+        ax.set_ylabel(ylabel)
+        if metric.endswith("acc"):
+            ax.set_ylim(0.94, 0.99)  # the paper's range; early low accuracies fall outside
+        ax.grid(alpha=0.3)
+        ax.legend(title="Pm (%)", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
