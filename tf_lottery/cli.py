@@ -12,15 +12,14 @@ _SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningC
 PRESETS: dict[str, dict] = {
     "paper": {},
     # Same protocol (50K iterations, full data, same rates); fewer trials, Pm levels and
-    # reinits. About 58 runs, ~40 min on a 2-core CPU.
-    "fast": {"trials": 2, "rounds": 16, "control_rounds": (3, 7, 9, 12, 15, 16), "reinits": 1,
-             "reinit_strategies": ("iterative",)},
+    # reinits: 105 runs, about an hour on a 2-core CPU.
+    "fast": {"trials": 3, "rounds": 16, "control_rounds": (3, 7, 9, 12, 15, 16), "reinits": 1},
     # Tiny, for tests: 300 iterations, 1 trial, 2 rounds.
     "smoke": {"iterations": 300, "trials": 1, "rounds": 2, "control_rounds": (2,), "reinits": 1},
 }
 PRESET_COST = {
     "paper": "5 trials x (21 trunk + 20 one-shot + 120 reinit) = 805 runs of 50K iterations; ~8-9 h here",
-    "fast": "2 trials, rounds 0-16, controls at 6 levels, 1 reinit (iterative) = 58 runs; ~40 min here",
+    "fast": "3 trials x (17 trunk + 6 one-shot + 12 reinit) = 105 runs of 50K iterations; ~1 h here",
     "smoke": "6 runs of 300 iterations; under a minute",
 }
 

@@ -31,6 +31,7 @@ class TrainingConfig:
     batch_size: int = _f(60, "Global batch size (paper: 60).")
     optimizer: str = _f("adam", "Optimizer: adam or sgd.", choices=("adam", "sgd"))
     learning_rate: float = _f(1.2e-3, "Learning rate (paper: Adam 1.2e-3 for Lenet).")
+    adam_epsilon: float = _f(1e-8, "Adam epsilon; the paper is silent, its authors' TF1 code used tf.train.AdamOptimizer's 1e-8.")
     eval_every: int = _f(100, "Evaluate validation and test loss/accuracy every this many iterations.")
     steps_per_call: int = _f(
         100, "Training steps per compiled call; evaluation happens only at call ends, so it must divide eval_every."

@@ -99,9 +99,10 @@ class LotteryExperiment:
     # Used for the first time estimate, before a run has been timed on this machine.
     ASSUMED_STEPS_PER_SECOND = 1300.0
 
-    def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=print):
+    def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=None):
         cfg.validate()
-        self.cfg, self.store, self.log = cfg, store, log
+        self.cfg, self.store = cfg, store
+        self.log = log or (lambda message: print(message, flush=True))
         self.strategy = strategy or tf.distribute.get_strategy()
         input_shape = dataset.train.x.shape[1:]
         with self.strategy.scope():

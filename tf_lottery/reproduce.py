@@ -65,14 +65,14 @@ class Study:
 
 
 def run_study(argv, figure: str, description: str,
-              select: Callable[[ExperimentConfig], list[RunSpec]] = plan, log=print) -> Study:
+              select: Callable[[ExperimentConfig], list[RunSpec]] = plan) -> Study:
     """Parse flags, train whatever `select` needs that is not stored, and build the tables."""
     started = time.perf_counter()
     options, cfg = cli.parse(argv, description)
-    log(f"{figure}: preset '{options.preset}', run hash {cfg.run_hash()}")
+    print(f"{figure}: preset '{options.preset}', run hash {cfg.run_hash()}", flush=True)
     dataset = load_dataset(cfg.data.dataset, options.data_dir, cfg.data.validation_size, cfg.data.split_seed)
     store = RunStore(options.store, cfg.training.model, cfg)
-    experiment = LotteryExperiment(cfg, dataset, store, log=log)
+    experiment = LotteryExperiment(cfg, dataset, store)
     specs = with_dependencies(select(cfg))
     stats = experiment.run(specs)
     out = Path(options.results) / figure

@@ -59,7 +59,7 @@ def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: in
 
 def make_optimizer(cfg: TrainingConfig):
     if cfg.optimizer == "adam":
-        return tf_keras.optimizers.Adam(cfg.learning_rate)
+        return tf_keras.optimizers.Adam(cfg.learning_rate, epsilon=cfg.adam_epsilon)
     if cfg.optimizer == "sgd":
         return tf_keras.optimizers.SGD(cfg.learning_rate)
     raise ValueError(f"Unknown optimizer {cfg.optimizer!r}; use adam or sgd.")

@@ -1,0 +1,154 @@
+"""End-to-end lottery runs on real MNIST (tiny budgets): invariants, resume, outputs."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tf_lottery import masks, tables
+from tf_lottery.lottery import LotteryExperiment, RunSpec, plan
+from tf_lottery.store import RunStore
+
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def study(small_mnist, tmp_path_factory):
+    """One tiny study (2 rounds, one-shot, reinits) whose every trainer call is recorded."""
+    cfg = tiny_config()
+    store = RunStore(tmp_path_factory.mktemp("store"), "lenet", cfg)
+    experiment = LotteryExperiment(cfg, small_mnist, store, log=lambda *_: None)
+    starts = {}
+    train = experiment.trainer.train
+
+    def recording(start, mask, order_seed, progress=None):
+        starts[len(starts)] = (start, mask)
+        return train(start, mask, order_seed, progress)
+
+    experiment.trainer.train = recording
+    specs = plan(cfg)
+    experiment.run(specs)
+    return experiment, specs, [starts[i] for i in range(len(starts))]
+
+
+def test_plan_orders_dependencies_first():
+    specs = plan(tiny_config())
+    assert [s.key for s in specs] == [
+        "trial0/iterative/round00/ticket",
+        "trial0/oneshot/round02/ticket", "trial0/oneshot/round02/reinit0",
+        "trial0/iterative/round01/ticket",
+        "trial0/iterative/round02/ticket", "trial0/iterative/round02/reinit0",
+    ]
+
+
+def test_every_run_starts_from_its_init_times_its_mask(study):
+    experiment, specs, starts = study
+    for spec, (start, mask) in zip(specs, starts):
+        expected_ticket_start = masks.apply(experiment.theta0(0), mask)
+        for name, w in start.items():
+            if name in mask:
+                assert np.all(w[mask[name] == 0] == 0), (spec.key, name)
+            if spec.control == "ticket":
+                np.testing.assert_array_equal(w, expected_ticket_start[name])
+        if spec.control == "reinit":
+            ticket = dict(zip(specs, starts))[RunSpec(spec.trial, spec.strategy, spec.round)]
+            assert not np.array_equal(start["fc1/kernel"], ticket[0]["fc1/kernel"])
+            assert all(np.array_equal(mask[n], ticket[1][n]) for n in mask)
+
+
+def test_trunk_masks_are_nested_with_scheduled_densities(study):
+    experiment, _, _ = study
+    previous = None
+    for k in range(3):
+        mask = experiment.store.arrays(RunSpec(0, "iterative", k).key, "mask")
+        if previous is not None:
+            assert masks.is_nested(mask, previous)
+        for name, count in masks.counts(mask).items():
+            assert count == experiment.schedules[name].surviving(mask[name].size, k)
+        final = experiment.store.arrays(RunSpec(0, "iterative", k).key, "final")
+        assert all(np.all(final[n][mask[n] == 0] == 0) for n in mask)
+        previous = mask
+
+
+def test_oneshot_mask_has_the_trunk_counts_but_its_own_positions(study):
+    experiment, _, _ = study
+    oneshot = experiment.mask_for(RunSpec(0, "oneshot", 2))
+    trunk = experiment.store.arrays(RunSpec(0, "iterative", 2).key, "mask")
+    assert masks.counts(oneshot) == masks.counts(trunk)
+    assert not np.array_equal(oneshot["fc1/kernel"], trunk["fc1/kernel"])
+
+
+def test_summary_has_the_required_columns_and_recorded_seeds(study):
+    experiment, specs, _ = study
+    summary = tables.summary_table(experiment.store, specs)
+    required = {"strategy", "control", "trial", "round", "pm", "early_stop_iter", "test_acc_early_stop",
+                "train_acc_early_stop", "test_acc_end", "train_acc_end"}
+    assert required <= set(summary.columns)
+    assert len(summary) == len(specs) + 1  # round 0 also listed as one-shot's start
+    reinits = summary[summary.control == "reinit"]
+    assert reinits.reinit_seed.notna().all() and reinits.reinit_seed.nunique() == len(reinits)
+    curves = tables.curves_table(experiment.store, specs)
+    assert len(curves) == 2 * len(summary)  # evaluations at 100 and 200
+
+
+def test_rerun_trains_nothing(study):
+    experiment, specs, _ = study
+    assert experiment.run(specs) == {"runs": len(specs), "trained": 0, "reused": len(specs)}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_study_resumes_to_the_same_tables(small_mnist, tmp_path, study):
+    reference, specs, _ = study
+    cfg = tiny_config()
+    store = RunStore(tmp_path, "lenet", cfg)
+    experiment = LotteryExperiment(cfg, small_mnist, store, log=lambda *_: None)
+    execute, calls = experiment.execute, []
+
+    def dies_on_fourth(spec):
+        calls.append(spec)
+        if len(calls) == 4:
+            raise Interrupt  # as if killed mid-run: nothing of this run is stored
+        return execute(spec)
+
+    experiment.execute = dies_on_fourth
+    with pytest.raises(Interrupt):
+        experiment.run(specs)
+    assert len(store.keys()) == 1 + 3  # theta_0 and three finished runs
+    experiment.execute = execute
+    assert experiment.run(specs)["trained"] == len(specs) - 3
+    drop = ["seconds"]
+    pd.testing.assert_frame_equal(tables.summary_table(store, specs).drop(columns=drop),
+                                  tables.summary_table(reference.store, specs).drop(columns=drop))
+
+
+def test_stale_partial_run_folder_is_ignored(tmp_path):
+    store = RunStore(tmp_path, "x", tiny_config())
+    (store.dir / "trial0/iterative/round00/ticket").mkdir(parents=True)  # killed before metrics.json
+    assert not store.has("trial0/iterative/round00/ticket")
+    store.save("trial0/iterative/round00/ticket", {"a": 1}, {"mask": {"fc1/kernel": np.ones(2)}})
+    assert store.metrics("trial0/iterative/round00/ticket") == {"a": 1}
+    assert json.loads((store.dir / "config.json").read_text())["training"]["iterations"] == 200
+
+
+def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "reproductions" / "fig4_lenet.py"
+    spec = importlib.util.spec_from_file_location("fig4_lenet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir),
+            "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
+    module.main(argv)
+    out = tmp_path / "results" / "fig4_lenet"
+    for name in ("summary.csv", "curves.csv", "fig4_lenet.png", "comparison.md", "comparison.csv", "run.json"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "run.json").read_text())
+    assert record["preset"] == "smoke" and record["reduced"] and record["runs"]["trained"] == 6
+    assert "tensorflow" in record["packages"] and record["machine"]["cores"]
+    module.main(argv)  # everything stored: trains nothing
+    assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0

@@ -1,0 +1,60 @@
+"""The paper comparison on small synthetic summary tables."""
+import pandas as pd
+import pytest
+
+from tf_lottery.paper import FAILS, HOLDS, LENET_ROUND, NOT_MEASURED, compare, comparison_markdown
+
+PM = {0: 100.0, 3: 51.3, 7: 21.1, 9: 13.5, 12: 7.0, 15: 3.6, 16: 2.9}
+
+
+def synthetic(paper_like=True, trials=2, rounds=PM):
+    """Summary rows shaped like the paper's Lenet results (or their opposite)."""
+    es_ticket = {0: 10000, 3: 7000, 7: 6000, 9: 6500, 12: 7500, 15: 9500, 16: 10500}
+    acc_gain = {0: 0.0, 3: 0.003, 7: 0.004, 9: 0.004, 12: 0.003, 15: 0.0005, 16: -0.002}
+    sign = 1 if paper_like else -1
+    rows = []
+    for t in range(trials):
+        for strategy in ("iterative", "oneshot"):
+            for r in rounds:
+                base = dict(strategy=strategy, trial=t, round=r, pm=PM[r], train_acc_early_stop=1.0,
+                            train_acc_end=1.0)
+                es = es_ticket[r] if paper_like else 20000 - es_ticket[r]
+                acc = 0.98 + sign * acc_gain[r] - (0.001 if strategy == "oneshot" and r > 9 else 0)
+                rows.append({**base, "control": "ticket", "early_stop_iter": es + 100 * t,
+                             "test_acc_early_stop": acc, "test_acc_end": acc - 0.0002})
+                if r:
+                    rows.append({**base, "control": "reinit", "early_stop_iter": 16000 if paper_like else 4000,
+                                 "test_acc_early_stop": 0.98 - sign * 0.005, "test_acc_end": 0.975})
+    return pd.DataFrame(rows)
+
+
+def test_paper_like_results_hold_every_claim():
+    table = compare(synthetic())
+    assert (table.verdict == HOLDS).all(), table[table.verdict != HOLDS][["claim", "mean"]]
+    assert (table.trials == 2).all()
+
+
+def test_opposite_results_fail_the_directional_claims():
+    table = compare(synthetic(paper_like=False)).set_index("claim")
+    for claim in ("ticket-51-faster", "iterative-earlier-21", "iterative-acc-13.5", "ticket-vs-reinit-speed-21",
+                  "ticket-vs-reinit-acc-21", "reinit-below-original-21", "oneshot-more-accurate"):
+        assert table.loc[claim, "verdict"] == FAILS, claim
+
+
+def test_missing_levels_are_not_measured():
+    table = compare(synthetic(rounds={0: 100.0, 3: 51.3})).set_index("claim")
+    assert table.loc["iterative-earlier-21", "verdict"] == NOT_MEASURED
+    assert table.loc["ticket-51-faster", "verdict"] == HOLDS
+    assert table.loc["ticket-51-faster", "mean"] == pytest.approx((7000 + 7100) / 2 / ((10000 + 10100) / 2), rel=0.01)
+
+
+def test_markdown_lists_every_claim_with_its_verdict():
+    table = compare(synthetic())
+    text = comparison_markdown(table, "T", "note")
+    assert text.count("**holds**") == len(table) and "38%" in text
+
+
+def test_lenet_rounds_match_the_paper_ladder():
+    for label, k in LENET_ROUND.items():
+        pm = 100 * (265_200 * 0.8**k + 1_000 * 0.9**k) / 266_200
+        assert pm == pytest.approx(float(label), abs=0.05)
