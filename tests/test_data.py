@@ -77,3 +77,14 @@ def test_missing_folder_and_bad_arguments(tmp_path):
         load_dataset("mnist", tmp_path / "nowhere")
     with pytest.raises(DataError, match="Unknown dataset"):
         load_dataset("imagenet", tmp_path)
+
+
+def test_tfds_failure_says_how_to_work_offline(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(DataError, match="(?s)could not load MNIST.*--data-dir or TF_LOTTERY_DATA_DIR"):
+        load_dataset("mnist")

@@ -1,4 +1,5 @@
 """End-to-end lottery runs on real MNIST (tiny budgets): invariants, resume, outputs."""
+import dataclasses
 import json
 
 import numpy as np
@@ -6,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tf_lottery import masks, tables
+from tf_lottery.config import PruningConfig
 from tf_lottery.lottery import LotteryExperiment, RunSpec, plan
 from tf_lottery.store import RunStore
 
@@ -21,9 +23,9 @@ def study(small_mnist, tmp_path_factory):
     starts = {}
     train = experiment.trainer.train
 
-    def recording(start, mask, order_seed, progress=None):
+    def recording(start, mask, order_seed):
         starts[len(starts)] = (start, mask)
-        return train(start, mask, order_seed, progress)
+        return train(start, mask, order_seed)
 
     experiment.trainer.train = recording
     specs = plan(cfg)
@@ -133,22 +135,49 @@ def test_stale_partial_run_folder_is_ignored(tmp_path):
     assert json.loads((store.dir / "config.json").read_text())["training"]["iterations"] == 200
 
 
-def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
+def load_script(name):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "reproductions" / "fig4_lenet.py"
-    spec = importlib.util.spec_from_file_location("fig4_lenet", path)
+    path = Path(__file__).resolve().parents[1] / "reproductions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
+    fig4 = load_script("fig4_lenet")
     argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir),
             "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
-    module.main(argv)
+    fig4.main(argv)
     out = tmp_path / "results" / "fig4_lenet"
     for name in ("summary.csv", "curves.csv", "fig4_lenet.png", "comparison.md", "comparison.csv", "run.json"):
         assert (out / name).is_file(), name
     record = json.loads((out / "run.json").read_text())
     assert record["preset"] == "smoke" and record["reduced"] and record["runs"]["trained"] == 6
     assert "tensorflow" in record["packages"] and record["machine"]["cores"]
-    module.main(argv)  # everything stored: trains nothing
+    fig4.main(argv)  # everything stored: trains nothing
     assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0
+
+
+def test_fig3_script_trains_only_its_missing_runs(data_dir, tmp_path):
+    argv = ["--preset", "smoke", "--iterations", "200", "--rounds", "3", "--control-rounds", "3",
+            "--data-dir", str(data_dir), "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
+    load_script("fig3_lenet").main(argv)
+    out = tmp_path / "results" / "fig3_lenet"
+    record = json.loads((out / "run.json").read_text())
+    assert record["runs"]["trained"] == 5  # tickets at rounds 0-3 and the reinit at round 3 (Pm 51.3%)
+    curves = pd.read_csv(out / "curves.csv")
+    assert set(curves["round"]) == {0, 1, 2, 3} and (out / "fig3_lenet.png").is_file()
+
+
+def test_global_scope_pools_hidden_layers_and_keeps_output_layerwise(small_mnist, tmp_path):
+    cfg = dataclasses.replace(tiny_config(), pruning=PruningConfig(scope="global"))
+    experiment = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    weights = experiment.theta0(0)
+    mask = experiment.prune_round(weights, masks.full_mask(weights, experiment.groups))
+    counts = masks.counts(mask)
+    assert counts["fc1/kernel"] + counts["fc2/kernel"] == round(0.8 * (784 * 300 + 300 * 100))
+    assert counts["output/kernel"] == 900
+    assert masks.counts(experiment.prune_oneshot(weights, 1)) == counts

@@ -214,7 +214,12 @@ class LotteryExperiment:
         )
         t0, trained = time.perf_counter(), 0
         for i, spec in enumerate(todo, start=1):
-            m = self.execute(spec)
+            try:
+                m = self.execute(spec)
+            except KeyboardInterrupt:
+                self.log(f"Interrupted during {spec.key}; {trained} run(s) stored this time. "
+                         "Run the same command again to resume.")
+                raise
             trained += 1
             mean = (time.perf_counter() - t0) / trained
             es = m["curves"]["iteration"].index(m["early_stop_iter"])

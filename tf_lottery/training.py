@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery import keras_masks
+from tf_lottery import keras_masks, masks
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data import Dataset
 
@@ -114,16 +114,14 @@ class Trainer:
     # -- one run -----------------------------------------------------------------------
     def reset(self, start_weights: dict, mask: dict) -> None:
         """Start a run: weights and masks as given, optimizer state as freshly created."""
+        masks.validate(mask, start_weights)
         keras_masks.set_masks(self.model, mask)
         keras_masks.set_weights(self.model, start_weights)
         for v in self.optimizer.variables:
             v.assign(tf.zeros_like(v))
 
-    def train(self, start_weights: dict, mask: dict, order_seed: int, progress=None) -> RunResult:
-        """Train from `start_weights` (already masked) for cfg.iterations steps.
-
-        `progress(iteration, val_loss)`, if given, is called at every evaluation.
-        """
+    def train(self, start_weights: dict, mask: dict, order_seed: int) -> RunResult:
+        """Train from `start_weights` (already masked) for cfg.iterations steps."""
         cfg, t0 = self.cfg, time.perf_counter()
         self.reset(start_weights, mask)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
@@ -138,8 +136,6 @@ class Trainer:
             if curves[row, 0] < best:  # strict: the first minimum wins ties
                 best = curves[row, 0]
                 self._save_best()
-            if progress is not None:
-                progress(int(point), float(curves[row, 0]))
         if not np.all(np.isfinite(curves)):
             raise FloatingPointError("Training diverged: non-finite loss or accuracy.")
         final = keras_masks.get_weights(self.model)
