@@ -121,6 +121,10 @@ def test_interrupted_study_resumes_to_the_same_tables(small_mnist, tmp_path, stu
     assert len(store.keys()) == 1 + 3  # theta_0 and three finished runs
     experiment.execute = execute
     assert experiment.run(specs)["trained"] == len(specs) - 3
+    for k in range(3):  # same seeds, same masks
+        key = RunSpec(0, "iterative", k).key
+        a, b = store.arrays(key, "mask"), reference.store.arrays(key, "mask")
+        assert all(np.array_equal(a[n], b[n]) for n in a)
     drop = ["seconds"]
     pd.testing.assert_frame_equal(tables.summary_table(store, specs).drop(columns=drop),
                                   tables.summary_table(reference.store, specs).drop(columns=drop))
