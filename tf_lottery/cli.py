@@ -33,12 +33,15 @@ def _parse_list(kind: str):
     return lambda text: tuple(item(x) for x in text.split(",") if x.strip())
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    for section, cls in _SECTIONS.items():
+def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type]) -> None:
+    """One flag per dataclass field (the base seed is the separate flag --seed)."""
+    for section, cls in sections.items():
         group = parser.add_argument_group(section)
         for f in dataclasses.fields(cls):
+            if f.name == "seed":
+                continue
             meta, kw = f.metadata, {"default": None, "help": f"{f.metadata['help']} (default: {f.default})"}
-            if f.type == "bool" or isinstance(f.default, bool):
+            if isinstance(f.default, bool):
                 kw["action"] = argparse.BooleanOptionalAction
             elif "type" in meta:
                 kw["type"], kw["metavar"] = _parse_list(meta["type"]), "A,B,..."
@@ -50,40 +53,39 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="Base seed of every derived seed (default: 0).")
 
 
-def config_from_args(args: argparse.Namespace, preset: str) -> ExperimentConfig:
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; available: {', '.join(PRESETS)}.")
-    chosen = {**PRESETS[preset], **{k: v for k, v in vars(args).items() if v is not None}}
-    sections = {
-        section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls) if f.name in chosen})
-        for section, cls in _SECTIONS.items()
-    }
-    cfg = ExperimentConfig(**sections, seed=chosen.get("seed", 0))
-    cfg.validate()
-    return cfg
+def parse_config(argv, description: str, sections: dict[str, type], presets: dict[str, dict],
+                 preset_cost: dict[str, str], make, data: bool = True):
+    """Parse `argv` into (namespace of --preset/--store/--results[/--data-dir], config).
 
-
-def build_parser(description: str) -> argparse.ArgumentParser:
+    `make(section_instances, seed)` builds the config; it is validated if it has `validate()`.
+    """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--preset", choices=list(PRESETS), default="paper",
-                        help="; ".join(f"{k}: {v}" for k, v in PRESET_COST.items()))
-    parser.add_argument("--data-dir", default=None,
-                        help="Read data from this local folder (holding mnist/) instead of tensorflow-datasets; "
-                             "also set by TF_LOTTERY_DATA_DIR.")
+    parser.add_argument("--preset", choices=list(presets), default="paper",
+                        help="; ".join(f"{k}: {v}" for k, v in preset_cost.items()))
+    if data:
+        parser.add_argument("--data-dir", default=None,
+                            help="Read data from this local folder (holding mnist/) instead of tensorflow-datasets; "
+                                 "also set by TF_LOTTERY_DATA_DIR.")
     parser.add_argument("--store", default="runs", help="Folder of the resumable run store.")
     parser.add_argument("--results", default="results", help="Folder for tables, figures and comparisons.")
-    add_config_flags(parser)
-    return parser
-
-
-def parse(argv, description: str):
-    """Parse `argv` into (namespace of non-config options, ExperimentConfig)."""
-    parser = build_parser(description)
-    args = parser.parse_args(argv)
-    options = argparse.Namespace(**{k: getattr(args, k) for k in ("preset", "data_dir", "store", "results")})
-    config_args = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in vars(options)})
+    add_config_flags(parser, sections)
+    args = vars(parser.parse_args(argv))
+    option_names = ("preset", "data_dir", "store", "results")
+    options = argparse.Namespace(**{k: args.pop(k, None) for k in option_names})
+    chosen = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}
     try:
-        cfg = config_from_args(config_args, args.preset)
+        built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
+                                 if f.name in chosen and f.name != "seed"})
+                 for section, cls in sections.items()}
+        cfg = make(built, chosen.get("seed", 0))
+        if hasattr(cfg, "validate"):
+            cfg.validate()
     except (ValueError, TypeError) as e:
         parser.error(str(e))
     return options, cfg
+
+
+def parse(argv, description: str):
+    """Flags of the Lenet/MNIST lottery studies -> (options, ExperimentConfig)."""
+    return parse_config(argv, description, _SECTIONS, PRESETS, PRESET_COST,
+                        lambda sections, seed: ExperimentConfig(**sections, seed=seed))

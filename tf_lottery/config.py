@@ -13,36 +13,56 @@ import json
 from dataclasses import dataclass, field
 
 
-def _f(default, help, **kw):
+def option(default, help, **kw):
+    """A dataclass field with help text (and flag metadata: choices, list type)."""
     return field(default=default, metadata={"help": help, **kw})
+
+
+def _changed(values: dict, defaults: dict) -> dict:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _changed(value, defaults.get(key, {}))
+            if value:
+                out[key] = value
+        elif key not in defaults or value != defaults[key]:
+            out[key] = value
+    return out
+
+
+def changed_fields_hash(values: dict, defaults: dict) -> str:
+    """Hash of the fields that differ from their defaults, so adding a field whose default
+    changes nothing keeps every existing hash (and stored run) valid."""
+    canonical = json.dumps(_changed(values, defaults), sort_keys=True, default=list)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = _f("mnist", "Data set.")
-    validation_size: int = _f(5000, "Training examples held out for validation (paper: 5,000).")
-    split_seed: int = _f(0, "Seed of the validation hold-out (the same split for every trial).")
+    dataset: str = option("mnist", "Data set.")
+    validation_size: int = option(5000, "Training examples held out for validation (paper: 5,000).")
+    split_seed: int = option(0, "Seed of the validation hold-out (the same split for every trial).")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    model: str = _f("lenet300_100", "Architecture.")
-    iterations: int = _f(50_000, "Training iterations per run (paper: 50K for Lenet).")
-    batch_size: int = _f(60, "Global batch size (paper: 60).")
-    optimizer: str = _f("adam", "Optimizer: adam or sgd.", choices=("adam", "sgd"))
-    learning_rate: float = _f(1.2e-3, "Learning rate (paper: Adam 1.2e-3 for Lenet).")
-    adam_epsilon: float = _f(1e-8, "Adam epsilon; the paper is silent, its authors' TF1 code used tf.train.AdamOptimizer's 1e-8.")
-    eval_every: int = _f(100, "Evaluate validation and test loss/accuracy every this many iterations.")
-    steps_per_call: int = _f(
+    model: str = option("lenet300_100", "Architecture.")
+    iterations: int = option(50_000, "Training iterations per run (paper: 50K for Lenet).")
+    batch_size: int = option(60, "Global batch size (paper: 60).")
+    optimizer: str = option("adam", "Optimizer: adam or sgd.", choices=("adam", "sgd"))
+    learning_rate: float = option(1.2e-3, "Learning rate (paper: Adam 1.2e-3 for Lenet).")
+    adam_epsilon: float = option(1e-8, "Adam epsilon; the paper is silent, its authors' TF1 code used tf.train.AdamOptimizer's 1e-8.")
+    eval_every: int = option(100, "Evaluate validation and test loss/accuracy every this many iterations.")
+    steps_per_call: int = option(
         100, "Training steps per compiled call; evaluation happens only at call ends, so it must divide eval_every."
     )
 
 
 @dataclass(frozen=True)
 class PruningConfig:
-    fc_rate: float = _f(0.2, "Fraction of surviving fully connected weights pruned per round (paper: 20%).")
-    output_rate: float = _f(0.1, "Rate for the output layer (paper: half the fc rate).")
-    scope: str = _f("layerwise", "layerwise: each layer by its own magnitudes; global: pooled.",
+    fc_rate: float = option(0.2, "Fraction of surviving fully connected weights pruned per round (paper: 20%).")
+    output_rate: float = option(0.1, "Rate for the output layer (paper: half the fc rate).")
+    scope: str = option("layerwise", "layerwise: each layer by its own magnitudes; global: pooled.",
                     choices=("layerwise", "global"))
 
     def rates(self, groups: dict[str, str]) -> dict[str, float]:
@@ -58,16 +78,16 @@ class PruningConfig:
 class StudyConfig:
     """Which runs a study contains; not part of the run hash."""
 
-    trials: int = _f(5, "Independent trials (fresh theta_0 each; paper: 5).")
-    rounds: int = _f(20, "Iterative pruning rounds after round 0 (paper's Lenet ladder: 0..20).")
-    control_rounds: tuple = _f(
+    trials: int = option(5, "Independent trials (fresh theta_0 each; paper: 5).")
+    rounds: int = option(20, "Iterative pruning rounds after round 0 (paper's Lenet ladder: 0..20).")
+    control_rounds: tuple = option(
         (), "Rounds that get controls (reinit, one-shot); empty means every round >= 1.", type="int_list"
     )
-    reinits: int = _f(3, "Random reinitializations per winning ticket (paper: 3).")
-    reinit_strategies: tuple = _f(
+    reinits: int = option(3, "Random reinitializations per winning ticket (paper: 3).")
+    reinit_strategies: tuple = option(
         ("iterative", "oneshot"), "Strategies whose tickets get random-reinit controls.", type="str_list"
     )
-    oneshot: bool = _f(True, "Also prune one-shot from the trained round-0 network at each control round.")
+    oneshot: bool = option(True, "Also prune one-shot from the trained round-0 network at each control round.")
 
     def levels(self) -> list[int]:
         chosen = self.control_rounds or tuple(range(1, self.rounds + 1))
@@ -120,18 +140,7 @@ class ExperimentConfig:
         }
 
     def run_hash(self) -> str:
-        """Hash of the run-defining fields that differ from their defaults, so adding a field
-        whose default changes nothing keeps every existing hash (and stored run) valid."""
-        defaults = ExperimentConfig().run_defining()
-        changed = {
-            section: {k: v for k, v in values.items() if v != defaults[section][k]}
-            for section, values in self.run_defining().items() if section != "seed"
-        }
-        changed = {k: v for k, v in changed.items() if v}
-        if self.seed != defaults["seed"]:
-            changed["seed"] = self.seed
-        canonical = json.dumps(changed, sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+        return changed_fields_hash(self.run_defining(), ExperimentConfig().run_defining())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

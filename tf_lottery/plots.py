@@ -81,3 +81,48 @@ def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Pat
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def xor_success_by_width(rates: pd.DataFrame, path: Path, title: str) -> None:
+    """v1 Figure 1: success rate of random networks by hidden units, with the pruned tickets as markers."""
+    random = rates[rates["strategy"] == "random"].melt(
+        id_vars="units", value_vars=["boundary_rate", "zero_loss_rate"], var_name="metric", value_name="rate")
+    random["metric"] = random["metric"].map({"boundary_rate": "decision boundary", "zero_loss_rate": "zero loss"})
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    sns.lineplot(data=random, x="units", y="rate", hue="metric", style="metric", markers=True, ax=ax)
+    tickets = rates[(rates["control"] == "ticket") & (rates["heuristic"] == "product")]
+    tickets = tickets[tickets["units"].isin(sorted(set(rates.loc[rates.control == "reinit", "units"])))]
+    for strategy, marker in (("oneshot", "s"), ("iterative", "D")):
+        sel = tickets[tickets["strategy"] == strategy]
+        ax.scatter(sel["units"], sel["success_rate"], marker=marker, s=60, zorder=3, color="black",
+                   label=f"ticket, {strategy} (product), success")
+    ax.set_xlabel("Hidden units")
+    ax.set_ylabel("Fraction of networks")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def xor_pruning_heatmap(rates: pd.DataFrame, path: Path, title: str) -> None:
+    """v1 Figure 2's table: success rates of pruned tickets and their reinits, all heuristics."""
+    pruned = rates[rates["strategy"] != "random"]
+    pruned = pruned[pruned["units"].isin(sorted(set(pruned.loc[pruned.control == "reinit", "units"])))]
+    blocks = []
+    for column, label in (("success_rate", "all trials"), ("success_rate_parent_succeeded", "parent succeeded")):
+        table = pruned.pivot_table(index=["strategy", "heuristic"], columns=["units", "control"], values=column)
+        table = table[sorted(table.columns, key=lambda uc: (-uc[0], uc[1] != "ticket"))]
+        table.columns = [f"{u} units, {c}\n({label})" for u, c in table.columns]
+        blocks.append(table)
+    table = pd.concat(blocks, axis=1)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.35 * table.shape[1], 1.2 + 0.5 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt=".3f", vmin=0, vmax=1, cmap="viridis", ax=ax, cbar_kws={"label": "success rate"})
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -65,6 +65,16 @@ def make_optimizer(cfg: TrainingConfig):
     raise ValueError(f"Unknown optimizer {cfg.optimizer!r}; use adam or sgd.")
 
 
+def start_run(model, optimizer, start_weights: dict, mask: dict) -> None:
+    """Start a run on reused variables: weights and masks as given, optimizer state zeroed,
+    which is exactly the state of a freshly created optimizer."""
+    masks.validate(mask, start_weights)
+    keras_masks.set_masks(model, mask)
+    keras_masks.set_weights(model, start_weights)
+    for v in optimizer.variables:
+        v.assign(tf.zeros_like(v))
+
+
 class Trainer:
     """Trains one model (built under `strategy`) on one data set, run after run."""
 
@@ -113,12 +123,7 @@ class Trainer:
 
     # -- one run -----------------------------------------------------------------------
     def reset(self, start_weights: dict, mask: dict) -> None:
-        """Start a run: weights and masks as given, optimizer state as freshly created."""
-        masks.validate(mask, start_weights)
-        keras_masks.set_masks(self.model, mask)
-        keras_masks.set_weights(self.model, start_weights)
-        for v in self.optimizer.variables:
-            v.assign(tf.zeros_like(v))
+        start_run(self.model, self.optimizer, start_weights, mask)
 
     def train(self, start_weights: dict, mask: dict, order_seed: int) -> RunResult:
         """Train from `start_weights` (already masked) for cfg.iterations steps."""

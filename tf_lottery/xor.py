@@ -1,0 +1,121 @@
+"""The v1 XOR task: many small networks trained at once, stacked along a leading axis.
+
+A network has 2 inputs, one hidden ReLU layer of H units and one sigmoid output, weights
+from N(0, std) truncated at 2 std, zero biases, full-batch training on the four points.
+Tiny networks are all per-call overhead, so one `tf_keras` model holds `trials`
+independent networks (kernels [trials, in, out]) and one XLA-compiled call trains them all
+for the whole budget. The summed loss gives each network exactly its own gradient, and
+Adam and SGD update elementwise, so stacked training equals training each alone.
+
+The model returns the output unit's pre-activation (logit); the loss applies the sigmoid
+(`sigmoid_cross_entropy_with_logits`), exact even where the loss is near zero.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from tf_lottery import keras_masks
+from tf_lottery.training import start_run
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+XOR_Y = np.array([0, 1, 1, 0], np.float32)
+
+
+class StackedDense(tf_keras.layers.Layer):
+    """`trials` independent dense layers: [batch, in] or [trials, batch, in] -> [trials, batch, units]."""
+
+    def __init__(self, trials, units, activation=None, kernel_initializer="glorot_normal", bias_initializer="zeros",
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.trials, self.units = trials, units
+        self.activation = tf_keras.activations.get(activation)
+        self.kernel_initializer = tf_keras.initializers.get(kernel_initializer)
+        self.bias_initializer = tf_keras.initializers.get(bias_initializer)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight("kernel", (self.trials, int(input_shape[-1]), self.units),
+                                      initializer=self.kernel_initializer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.trials, self.units), initializer=self.bias_initializer,
+                                    constraint=self.bias_constraint)
+
+    def call(self, x):
+        pattern = "bi,tiu->tbu" if x.shape.rank == 2 else "tbi,tiu->tbu"
+        return self.activation(tf.einsum(pattern, x, self.kernel) + self.bias[:, None, :])
+
+
+def xor_model(trials: int, hidden: int, init_std: float = 0.1):
+    """`trials` stacked XOR networks with `hidden` units; hidden units carry unit masks
+    (incoming kernel, bias, outgoing kernel)."""
+    def init():  # truncated at 2 std; seeded per weight by models.initial_weights
+        return tf_keras.initializers.TruncatedNormal(stddev=init_std)
+
+    model = tf_keras.Sequential([
+        StackedDense(trials, hidden, "relu", init(), "zeros", keras_masks.MaskConstraint(),
+                     keras_masks.MaskConstraint(), name="hidden", input_shape=(2,)),
+        StackedDense(trials, 1, None, init(), "zeros", keras_masks.MaskConstraint(), name="output"),
+    ], name=f"xor_h{hidden}")
+    model.build((None, 2))
+    keras_masks.build_masks(model)
+    return model
+
+
+def unit_mask_to_masks(unit_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's weight masks for a unit mask [trials, hidden]."""
+    from tf_lottery.unit_pruning import weight_masks
+
+    m = weight_masks(unit_mask, n_inputs=2, n_outputs=1)
+    return {"hidden/kernel": m["incoming"], "hidden/bias": m["bias"], "output/kernel": m["outgoing"]}
+
+
+@dataclass
+class XorResult:
+    loss: np.ndarray  # [trials] final mean cross-entropy over the four points
+    boundary: np.ndarray  # [trials] bool: all four points on the right side
+    final_weights: dict
+    seconds: float
+
+
+class XorTrainer:
+    """Full-batch training of stacked XOR networks; reused across runs like `training.Trainer`."""
+
+    def __init__(self, model, optimizer: str, learning_rate: float, iterations: int, strategy=None):
+        self.model, self.iterations = model, iterations
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():
+            opt = {"adam": tf_keras.optimizers.Adam, "sgd": tf_keras.optimizers.SGD}
+            if optimizer not in opt:
+                raise ValueError(f"Unknown optimizer {optimizer!r}; use adam or sgd.")
+            self.optimizer = opt[optimizer](learning_rate)
+            self.optimizer.build(model.trainable_variables)
+        self._x, self._y = tf.constant(XOR_X), tf.constant(XOR_Y)
+        self._fit = tf.function(self._fit_fn, jit_compile=True)
+
+    def _per_trial(self):
+        logits = self.model(self._x)[..., 0]  # [trials, 4]
+        labels = tf.broadcast_to(self._y, tf.shape(logits))
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits), axis=1)
+        boundary = tf.reduce_all(tf.equal(logits > 0, labels > 0.5), axis=1)
+        return loss, boundary
+
+    def _step(self):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(self._per_trial()[0])
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    def _fit_fn(self):
+        for _ in tf.range(self.iterations):
+            self.strategy.run(self._step)
+        return self._per_trial()
+
+    def train(self, start_weights: dict, mask: dict) -> XorResult:
+        t0 = time.perf_counter()
+        start_run(self.model, self.optimizer, start_weights, mask)
+        loss, boundary = self._fit()
+        return XorResult(loss.numpy(), boundary.numpy(), keras_masks.get_weights(self.model), time.perf_counter() - t0)
