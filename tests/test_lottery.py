@@ -185,3 +185,36 @@ def test_global_scope_pools_hidden_layers_and_keeps_output_layerwise(small_mnist
     assert counts["fc1/kernel"] + counts["fc2/kernel"] == round(0.8 * (784 * 300 + 300 * 100))
     assert counts["output/kernel"] == 900
     assert masks.counts(experiment.prune_oneshot(weights, 1)) == counts
+
+
+def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def command(store, results):
+        return [sys.executable, str(root / "reproductions" / "fig4_lenet.py"), "--preset", "smoke",
+                "--iterations", "1500", "--data-dir", str(data_dir), "--store", str(store), "--results", str(results)]
+
+    killed = subprocess.Popen(command(tmp_path / "a", tmp_path / "ra"), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while len(list((tmp_path / "a").rglob("metrics.json"))) < 3 and time.time() < deadline:  # theta_0 + 2 runs
+        time.sleep(0.2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    stored = len(list((tmp_path / "a").rglob("metrics.json")))
+    assert 3 <= stored < 7, "the kill should land mid-study"
+    subprocess.run(command(tmp_path / "a", tmp_path / "ra"), env=env, check=True, capture_output=True)
+    subprocess.run(command(tmp_path / "b", tmp_path / "rb"), env=env, check=True, capture_output=True)
+    resumed = json.loads((tmp_path / "ra" / "fig4_lenet" / "run.json").read_text())["runs"]
+    assert resumed["reused"] == stored - 1 and resumed["trained"] == 6 - (stored - 1)
+    a = pd.read_csv(tmp_path / "ra" / "fig4_lenet" / "summary.csv").drop(columns="seconds")
+    b = pd.read_csv(tmp_path / "rb" / "fig4_lenet" / "summary.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(a, b)
