@@ -14,7 +14,7 @@ import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery import masks, pruning
+from tf_lottery import keras_masks, masks, pruning
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data import load_dataset
 from tf_lottery.models import build_model, initial_weights
@@ -39,12 +39,11 @@ def time_compiled_loop(dataset, cfg):
 
 
 def time_keras_fit(dataset, cfg):
-    from tf_lottery import keras_masks
-
     model, start, mask = masked_lenet(dataset, 0)
     keras_masks.set_masks(model, mask)
     keras_masks.set_weights(model, start)
-    model.compile(make_optimizer(cfg), tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+    optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.adam_epsilon)
+    model.compile(optimizer, tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
     train = (tf.data.Dataset.from_tensor_slices((dataset.train.x, dataset.train.y))
              .shuffle(len(dataset.train), reshuffle_each_iteration=True).batch(cfg.batch_size, drop_remainder=True)
              .repeat())

@@ -57,12 +57,13 @@ def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: in
     return out
 
 
-def make_optimizer(cfg: TrainingConfig):
-    if cfg.optimizer == "adam":
-        return tf_keras.optimizers.Adam(cfg.learning_rate, epsilon=cfg.adam_epsilon)
-    if cfg.optimizer == "sgd":
-        return tf_keras.optimizers.SGD(cfg.learning_rate)
-    raise ValueError(f"Unknown optimizer {cfg.optimizer!r}; use adam or sgd.")
+def make_optimizer(name: str, learning_rate: float, adam_epsilon: float = 1e-7):
+    """A Keras 2 optimizer by name (1e-7 is Keras' own Adam epsilon)."""
+    if name == "adam":
+        return tf_keras.optimizers.Adam(learning_rate, epsilon=adam_epsilon)
+    if name == "sgd":
+        return tf_keras.optimizers.SGD(learning_rate)
+    raise ValueError(f"Unknown optimizer {name!r}; use adam or sgd.")
 
 
 def start_run(model, optimizer, start_weights: dict, mask: dict) -> None:
@@ -82,7 +83,7 @@ class Trainer:
         self.model, self.cfg, self.strategy = model, cfg, strategy
         self.n_train = len(dataset.train)
         with strategy.scope():
-            self.optimizer = make_optimizer(cfg)
+            self.optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.adam_epsilon)
             self.optimizer.build(model.trainable_variables)
             self._best = [tf.Variable(v, trainable=False) for v in model.weights]
         self._splits = {

@@ -20,7 +20,7 @@ import tensorflow as tf
 import tf_keras
 
 from tf_lottery import keras_masks
-from tf_lottery.training import start_run
+from tf_lottery.training import make_optimizer, start_run
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_Y = np.array([0, 1, 1, 0], np.float32)
@@ -88,10 +88,7 @@ class XorTrainer:
         self.model, self.iterations = model, iterations
         self.strategy = strategy or tf.distribute.get_strategy()
         with self.strategy.scope():
-            opt = {"adam": tf_keras.optimizers.Adam, "sgd": tf_keras.optimizers.SGD}
-            if optimizer not in opt:
-                raise ValueError(f"Unknown optimizer {optimizer!r}; use adam or sgd.")
-            self.optimizer = opt[optimizer](learning_rate)
+            self.optimizer = make_optimizer(optimizer, learning_rate)
             self.optimizer.build(model.trainable_variables)
         self._x, self._y = tf.constant(XOR_X), tf.constant(XOR_Y)
         self._fit = tf.function(self._fit_fn, jit_compile=True)
