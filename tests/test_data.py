@@ -88,3 +88,29 @@ def test_tfds_failure_says_how_to_work_offline(monkeypatch):
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(DataError, match="(?s)could not load MNIST.*--data-dir or TF_LOTTERY_DATA_DIR"):
         load_dataset("mnist")
+
+
+def test_tfds_default_source_gives_the_same_data(data_dir, tmp_path, monkeypatch):
+    """The default TFDS path, made to work offline by seeding TFDS's download cache with
+    the local files (named as TFDS names its downloads, with the .INFO beside each)."""
+    import functools
+    import json
+
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import checksums, resource
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    for fname in MNIST_FILES.values():
+        url = f"https://storage.googleapis.com/cvdf-datasets/mnist/{fname}"
+        info = checksums.get_all_url_infos()[url]
+        path = downloads / resource.get_dl_fname(url, info.checksum)
+        shutil.copy(data_dir / "mnist" / fname, path)
+        (downloads / f"{path.name}.INFO").write_text(json.dumps(
+            {"urls": [url], "dataset_names": ["mnist"], "original_fname": fname, "url_info": info.asdict()}))
+    monkeypatch.setattr(tfds, "load", functools.partial(tfds.load, data_dir=str(tmp_path)))
+    from_tfds, local = load_dataset("mnist"), load_dataset("mnist", data_dir)
+    assert from_tfds.source == "tensorflow-datasets:mnist"
+    for split in ("train", "validation", "test"):  # identical arrays: same split, same batches
+        np.testing.assert_array_equal(getattr(from_tfds, split).x, getattr(local, split).x)
+        np.testing.assert_array_equal(getattr(from_tfds, split).y, getattr(local, split).y)
