@@ -39,7 +39,6 @@ class Study:
         self.curves.to_csv(self.out / "curves.csv", index=False)
 
     def write_run_json(self, **extra) -> dict:
-        trials = range(self.cfg.study.trials)
         return provenance.write_run_json(
             self.out / "run.json",
             preset=self.options.preset,
@@ -51,10 +50,8 @@ class Study:
             seeds={
                 "base_seed": self.cfg.seed,
                 "split_seed": self.cfg.data.split_seed,
-                "init_seed_by_trial": {t: int(self.summary.loc[self.summary.trial == t, "init_seed"].iloc[0])
-                                       for t in trials if (self.summary.trial == t).any()},
-                "order_seed_by_trial": {t: int(self.summary.loc[self.summary.trial == t, "order_seed"].iloc[0])
-                                        for t in trials if (self.summary.trial == t).any()},
+                **{f"{kind}_by_trial": {int(t): int(v) for t, v in self.summary.groupby("trial")[kind].first().items()}
+                   for kind in ("init_seed", "order_seed")},
                 "reinit_seeds": "per run, column reinit_seed of summary.csv",
             },
             runs=self.stats,

@@ -1,9 +1,9 @@
 """Tidy tables from stored runs: one row per run (summary) and per evaluation (curves).
 
 Accuracies are fractions in [0, 1]; `pm` is the percent of prunable weights remaining.
-The trunk's round 0 is also every strategy's unpruned starting point, so it is listed
-under `oneshot` as well (same run, same numbers) to make each strategy's line start at
-Pm = 100%.
+The trunk's round 0 is also every strategy's unpruned starting point, so in studies with
+one-shot runs it is listed under `oneshot` as well (same run, same numbers) to make each
+strategy's line start at Pm = 100%.
 """
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ SUMMARY_COLUMNS = RUN_COLUMNS + [
 
 
 def _rows(store: RunStore, specs: list[RunSpec]):
+    has_oneshot = any(spec.strategy == "oneshot" for spec in specs)
     for spec in specs:
         m = store.metrics(spec.key)
         yield m
-        if spec.strategy == "iterative" and spec.round == 0 and spec.control == "ticket":
+        if has_oneshot and spec.strategy == "iterative" and spec.round == 0:
             yield {**m, "strategy": "oneshot"}
 
 
