@@ -61,6 +61,8 @@ def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Pat
             metric: str = "test_acc", ylabel: str = "Test accuracy") -> None:
     """Curves over training iterations; each panel lists (control, round) lines of the iterative trunk."""
     df = curves[curves["strategy"] == "iterative"]
+    rounds = sorted({rnd for lines in panels for _, rnd in lines})
+    color = dict(zip(rounds, sns.color_palette(n_colors=len(rounds))))  # one color per Pm in every panel
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharey=True)
     for ax, lines in zip(axes, panels):
         for control, rnd in lines:
@@ -69,7 +71,7 @@ def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Pat
                 continue
             pm = sel["pm"].iloc[0]
             name = f"{pm:.1f}" + (" (reinit)" if control == "reinit" else "")
-            sns.lineplot(data=sel, x="iteration", y=metric, errorbar=("pi", 100), err_style="band",
+            sns.lineplot(data=sel, x="iteration", y=metric, errorbar=("pi", 100), err_style="band", color=color[rnd],
                          estimator="mean", ax=ax, label=name, linestyle="--" if control == "reinit" else "-")
         ax.set_xlabel("Training iterations")
         ax.set_ylabel(ylabel)
