@@ -9,6 +9,7 @@ retraced or recompiled between runs.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -49,12 +50,20 @@ def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: in
     step = start_step
     while step < start_step + steps:
         epoch, pos = divmod(step, per_epoch)
-        perm = np.random.default_rng([seed, epoch]).permutation(n)[: per_epoch * batch_size]
         take = min(per_epoch - pos, start_step + steps - step)
-        rows = perm.reshape(per_epoch, batch_size)[pos : pos + take]
+        rows = _epoch_batches(n, batch_size, seed, epoch)[pos : pos + take]
         out[step - start_step : step - start_step + take] = rows
         step += take
     return out
+
+
+@functools.lru_cache(maxsize=2)  # one epoch spans many chunks: shuffle it once
+def _epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+    per_epoch = n // batch_size
+    batches = np.random.default_rng([seed, epoch]).permutation(n)[: per_epoch * batch_size]
+    batches = batches.reshape(per_epoch, batch_size)
+    batches.flags.writeable = False
+    return batches
 
 
 def make_optimizer(name: str, learning_rate: float, adam_epsilon: float = 1e-7):
