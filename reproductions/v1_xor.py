@@ -4,6 +4,7 @@ and of 2- and 4-unit tickets unit-pruned from trained 10-unit networks.
     python reproductions/v1_xor.py                 # full scale: 1,000 networks per configuration
     python reproductions/v1_xor.py --preset smoke  # seconds
 """
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ PRESET_COST = {"paper": "13 widths/tickets x 3 heuristics, 52 stages of 1,000 ne
 def main(argv=None):
     started = time.perf_counter()
     options, cfg = cli.parse_config(argv, __doc__, {"xor": XorConfig}, PRESETS, PRESET_COST,
-                                    lambda sections, seed: XorConfig(**{**vars_of(sections["xor"]), "seed": seed}),
+                                    lambda sections, seed: dataclasses.replace(sections["xor"], seed=seed),
                                     data=False)
     label = "full scale" if options.preset == "paper" else f"REDUCED: '{options.preset}' preset"
     study = XorStudy(cfg, RunStore(options.store, "xor", cfg))
@@ -44,7 +45,7 @@ def main(argv=None):
             "trials whose parent network succeeded.")
     (out / "comparison.md").write_text(comparison_markdown(claims, "v1 XOR: paper vs reproduction", note))
     provenance.write_run_json(out / "run.json", preset=options.preset, reduced=options.preset != "paper",
-                              config=vars_of(cfg), run_hash=cfg.run_hash(), store=str(study.store.dir),
+                              config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=str(study.store.dir),
                               seeds={"base_seed": cfg.seed, "by_stage": "column seed of success_rates.csv"},
                               runs=stats, wall_seconds=round(time.perf_counter() - started, 1),
                               training_seconds_of_all_stages=round(float(rates["seconds"].sum()), 1),
@@ -52,12 +53,6 @@ def main(argv=None):
     print(rates.to_string(index=False))
     print(claims[["claim", "mean", "verdict"]].to_string(index=False))
     print(f"Results in {out}")
-
-
-def vars_of(cfg):
-    import dataclasses
-
-    return dataclasses.asdict(cfg)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import tf_keras
 
 from tf_lottery import keras_masks
 from tf_lottery.training import make_optimizer, start_run
+from tf_lottery.unit_pruning import weight_masks
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_Y = np.array([0, 1, 1, 0], np.float32)
@@ -67,8 +68,6 @@ def xor_model(trials: int, hidden: int, init_std: float = 0.1):
 
 def unit_mask_to_masks(unit_mask: np.ndarray) -> dict[str, np.ndarray]:
     """The model's weight masks for a unit mask [trials, hidden]."""
-    from tf_lottery.unit_pruning import weight_masks
-
     m = weight_masks(unit_mask, n_inputs=2, n_outputs=1)
     return {"hidden/kernel": m["incoming"], "hidden/bias": m["bias"], "output/kernel": m["outgoing"]}
 

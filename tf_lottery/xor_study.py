@@ -111,15 +111,13 @@ class XorStudy:
         return self.store.arrays(key, "init"), self.store.arrays(key, "final")
 
     def unit_mask(self, stage: Stage) -> np.ndarray:
-        c, full = self.cfg, np.ones((self.cfg.trials, self.cfg.max_hidden), np.float32)
+        c = self.cfg
         if stage.strategy == "random":
             return np.ones((c.trials, stage.units), np.float32)
         if stage.control == "reinit":
             return self.store.arrays(dataclasses.replace(stage, control="ticket").key, "units")["mask"]
-        if stage.strategy == "oneshot":
-            trained, previous = self._parent()[1], full
-        elif stage.units == c.max_hidden - 1:
-            trained, previous = self._parent()[1], full
+        if stage.strategy == "oneshot" or stage.units == c.max_hidden - 1:  # pruned from the dense parent
+            trained, previous = self._parent()[1], np.ones((c.trials, c.max_hidden), np.float32)
         else:
             before = Stage("iterative", stage.units + 1, stage.heuristic, "ticket")
             trained, previous = self.store.arrays(before.key, "final"), self.store.arrays(before.key, "units")["mask"]
