@@ -5,6 +5,7 @@ and of 2- and 4-unit tickets unit-pruned from trained 10-unit networks.
     python reproductions/v1_xor.py --preset smoke  # seconds
 """
 import dataclasses
+import functools
 import sys
 import time
 from pathlib import Path
@@ -12,9 +13,10 @@ from pathlib import Path
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tf_lottery import cli, plots, provenance
 from tf_lottery.paper import comparison_markdown
+from tf_lottery.reproduce import configure_process, execution_record, train_runs
 from tf_lottery.store import RunStore
 from tf_lottery.xor_claims import xor_claims
-from tf_lottery.xor_study import XorConfig, XorStudy, success_table
+from tf_lottery.xor_study import XorConfig, XorStudy, describe_stage, success_table, xor_executor
 
 PRESETS = {"paper": {}, "smoke": {"trials": 50, "iterations": 300, "max_hidden": 4, "prune_to": (2,)}}
 PRESET_COST = {"paper": "13 widths/tickets x 3 heuristics, 52 stages of 1,000 networks; about 2 min here",
@@ -25,10 +27,13 @@ def main(argv=None):
     started = time.perf_counter()
     options, cfg = cli.parse_config(argv, __doc__, {"xor": XorConfig}, PRESETS, PRESET_COST,
                                     lambda sections, seed: dataclasses.replace(sections["xor"], seed=seed),
-                                    data=False)
+                                    data=False, strategies=False)
+    configure_process(options)
     label = "full scale" if options.preset == "paper" else f"REDUCED: '{options.preset}' preset"
     study = XorStudy(cfg, RunStore(options.store, "xor", cfg))
-    stats = study.run()
+    # In this process the study trains itself; on Ray each worker builds its own.
+    factory = (lambda: study) if options.workers == 1 else functools.partial(xor_executor, cfg, options.store)
+    stats, _ = train_runs(study.stages(), study.store, factory, options, describe_stage, **study.graph_options())
     out = Path(options.results) / "v1_xor"
     out.mkdir(parents=True, exist_ok=True)
     trials = study.trials_table()
@@ -47,7 +52,7 @@ def main(argv=None):
     provenance.write_run_json(out / "run.json", preset=options.preset, reduced=options.preset != "paper",
                               config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=str(study.store.dir),
                               seeds={"base_seed": cfg.seed, "by_stage": "column seed of success_rates.csv"},
-                              runs=stats, wall_seconds=round(time.perf_counter() - started, 1),
+                              runs=stats, execution=execution_record(options), wall_seconds=round(time.perf_counter() - started, 1),
                               training_seconds_of_all_stages=round(float(rates["seconds"].sum()), 1),
                               claims={v: int(n) for v, n in claims["verdict"].value_counts().items()})
     print(rates.to_string(index=False))

@@ -2,12 +2,19 @@ import os
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tf_lottery.config import DataConfig, ExperimentConfig, StudyConfig, TrainingConfig
 from tf_lottery.data import Dataset, Split, load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+# Two logical CPU devices, so MirroredStrategy has two replicas without a GPU; must be set
+# before TensorFlow initializes. The default strategy keeps using the first one.
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
 """Configuration, flags, presets and the run hash."""
+import os
+
 import pytest
 
 from tf_lottery import cli
@@ -30,8 +32,20 @@ def test_presets_and_flags():
     assert cfg == ExperimentConfig()
 
 
+def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash():
+    options, cfg = cli.parse([], "")
+    assert options.workers == os.cpu_count() and options.threads_per_worker == 1 and options.strategy == "default"
+    options, other = cli.parse(["--workers", "3", "--threads-per-worker", "2"], "")
+    assert other.run_hash() == cfg.run_hash()
+    assert cli.parse(["--strategy", "mirrored"], "")[0].workers == 1
+    assert cli.parse(["--strategy", "tpu", "--tpu", "local"], "")[0].tpu == "local"
+
+
 @pytest.mark.parametrize("argv", [["--iterations", "250"], ["--fc-rate", "1.5"], ["--control-rounds", "25"],
-                                  ["--trials", "0"], ["--optimizer", "rmsprop"], ["--preset", "huge"]])
+                                  ["--trials", "0"], ["--optimizer", "rmsprop"], ["--preset", "huge"],
+                                  ["--workers", "0"], ["--strategy", "mirrored", "--workers", "2"],
+                                  ["--tpu", "local"], ["--strategy", "horovod"], ["--ray-address", "auto", "--workers", "1"],
+                                  ["--threads-per-worker", "-1"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         cli.parse(argv, "")

@@ -20,17 +20,21 @@ def study(small_mnist, tmp_path_factory):
     cfg = tiny_config()
     store = RunStore(tmp_path_factory.mktemp("store"), "lenet", cfg)
     experiment = LotteryExperiment(cfg, small_mnist, store, log=lambda *_: None)
-    starts = {}
-    train = experiment.trainer.train
+    starts, running = {}, []
+    train, execute = experiment.trainer.train, experiment.execute
 
     def recording(start, mask, order_seed):
-        starts[len(starts)] = (start, mask)
+        starts[running[-1]] = (start, mask)
         return train(start, mask, order_seed)
 
-    experiment.trainer.train = recording
+    def executing(spec):  # runs execute in dependency order, not plan order: key starts by run
+        running.append(spec)
+        return execute(spec)
+
+    experiment.trainer.train, experiment.execute = recording, executing
     specs = plan(cfg)
     experiment.run(specs)
-    return experiment, specs, [starts[i] for i in range(len(starts))]
+    return experiment, specs, [starts[spec] for spec in specs]
 
 
 def test_plan_orders_dependencies_first():
@@ -139,6 +143,10 @@ def test_stale_partial_run_folder_is_ignored(tmp_path):
     assert json.loads((store.dir / "config.json").read_text())["training"]["iterations"] == 200
 
 
+# Train in the test process, whose TensorFlow is already running (so its threads are set).
+IN_THIS_PROCESS = ("--workers", "1", "--threads-per-worker", "0")
+
+
 def load_script(name):
     import importlib.util
     from pathlib import Path
@@ -152,7 +160,7 @@ def load_script(name):
 
 def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     fig4 = load_script("fig4_lenet")
-    argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir),
+    argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir), *IN_THIS_PROCESS,
             "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
     fig4.main(argv)
     out = tmp_path / "results" / "fig4_lenet"
@@ -166,7 +174,7 @@ def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
 
 
 def test_fig3_script_trains_only_its_missing_runs(data_dir, tmp_path):
-    argv = ["--preset", "smoke", "--iterations", "200", "--rounds", "3", "--control-rounds", "3",
+    argv = ["--preset", "smoke", "--iterations", "200", "--rounds", "3", "--control-rounds", "3", *IN_THIS_PROCESS,
             "--data-dir", str(data_dir), "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
     load_script("fig3_lenet").main(argv)
     out = tmp_path / "results" / "fig3_lenet"
@@ -200,7 +208,8 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
 
     def command(store, results):
         return [sys.executable, str(root / "reproductions" / "fig4_lenet.py"), "--preset", "smoke",
-                "--iterations", "1500", "--data-dir", str(data_dir), "--store", str(store), "--results", str(results)]
+                "--iterations", "1500", "--data-dir", str(data_dir), "--store", str(store), "--results", str(results),
+                "--workers", "1"]
 
     killed = subprocess.Popen(command(tmp_path / "a", tmp_path / "ra"), env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

@@ -83,9 +83,10 @@ def test_stacked_training_equals_training_each_network_alone():
 
 
 def test_v1_xor_script_smoke(tmp_path):
-    from test_lottery import load_script
+    from test_lottery import IN_THIS_PROCESS, load_script
 
-    argv = ["--preset", "smoke", "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
+    argv = ["--preset", "smoke", "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results"),
+            *IN_THIS_PROCESS]
     load_script("v1_xor").main(argv)
     out = tmp_path / "results" / "v1_xor"
     for name in ("trials.csv.gz", "success_rates.csv", "success_by_width.png", "pruning_table.png",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 
@@ -53,9 +54,45 @@ def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type])
     parser.add_argument("--seed", type=int, default=None, help="Base seed of every derived seed (default: 0).")
 
 
+def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> None:
+    """Where runs execute: how many worker processes, and (per run) which tf.distribute strategy."""
+    group = parser.add_argument_group("execution (never changes results, so not part of the run hash)")
+    group.add_argument("--workers", type=int, default=None,
+                       help="Runs trained at once, one Ray worker process each; 1 trains in this process without "
+                            "Ray (default: the number of CPU cores, or 1 with a --strategy other than default).")
+    group.add_argument("--threads-per-worker", type=int, default=1,
+                       help="TensorFlow intra-op threads per worker (0: TensorFlow's default, all cores).")
+    group.add_argument("--ray-address", default=None,
+                       help="Join this Ray cluster (e.g. 'auto' or 'ray://head:10001') instead of starting a "
+                            "local one; --store must then be a path every node shares.")
+    if strategies:
+        from tf_lottery.distribute import STRATEGIES
+
+        group.add_argument("--strategy", choices=STRATEGIES, default="default",
+                           help="tf.distribute strategy each run trains under: default (one device), mirrored "
+                                "(all local GPUs), tpu, multiworker (TF_CONFIG).")
+        group.add_argument("--tpu", default=None,
+                           help="TPU for --strategy tpu: name, grpc:// address, or 'local' on a TPU VM.")
+
+
+def _check_execution(parser, options) -> None:
+    strategy = getattr(options, "strategy", "default")
+    if options.workers is None:
+        options.workers = (os.cpu_count() or 1) if strategy == "default" else 1
+    if options.workers < 1 or options.threads_per_worker < 0:
+        parser.error("--workers must be >= 1 and --threads-per-worker >= 0.")
+    if options.workers > 1 and strategy != "default":
+        parser.error(f"--strategy {strategy} spans all devices within one run; use it with --workers 1.")
+    if getattr(options, "tpu", None) is not None and strategy != "tpu":
+        parser.error("--tpu is only used with --strategy tpu.")
+    if options.ray_address is not None and options.workers == 1:
+        parser.error("--ray-address needs --workers > 1 (one worker trains in this process).")
+
+
 def parse_config(argv, description: str, sections: dict[str, type], presets: dict[str, dict],
-                 preset_cost: dict[str, str], make, data: bool = True):
-    """Parse `argv` into (namespace of --preset/--store/--results[/--data-dir], config).
+                 preset_cost: dict[str, str], make, data: bool = True, strategies: bool = True):
+    """Parse `argv` into (namespace of --preset/--store/--results[/--data-dir] and the
+    execution flags, config).
 
     `make(section_instances, seed)` builds the config; it is validated if it has `validate()`.
     """
@@ -68,10 +105,13 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                                  "also set by TF_LOTTERY_DATA_DIR.")
     parser.add_argument("--store", default="runs", help="Folder of the resumable run store.")
     parser.add_argument("--results", default="results", help="Folder for tables, figures and comparisons.")
+    add_execution_flags(parser, strategies)
     add_config_flags(parser, sections)
     args = vars(parser.parse_args(argv))
-    option_names = ("preset", "data_dir", "store", "results")
-    options = argparse.Namespace(**{k: args.pop(k, None) for k in option_names})
+    option_names = ("preset", "data_dir", "store", "results", "workers", "threads_per_worker", "ray_address",
+                    "strategy", "tpu")
+    options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
+    _check_execution(parser, options)
     chosen = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}
     try:
         built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)

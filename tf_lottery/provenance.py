@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "tensorflow-datasets", "numpy", "pandas",
-            "seaborn", "matplotlib")
+            "seaborn", "matplotlib", "ray")
 
 
 def package_versions() -> dict[str, str]:

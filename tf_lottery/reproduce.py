@@ -1,6 +1,8 @@
 """The pipeline shared by the reproduction scripts: flags -> data -> runs -> tables -> files."""
 from __future__ import annotations
 
+import functools
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,10 +10,11 @@ from typing import Callable
 
 import pandas as pd
 
-from tf_lottery import cli, provenance, tables
+from tf_lottery import cli, distribute, provenance, tables
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data import load_dataset
-from tf_lottery.lottery import LotteryExperiment, RunSpec, plan, with_dependencies
+from tf_lottery.lottery import LotteryExperiment, RunSpec, describe_run, plan, with_dependencies
+from tf_lottery.scheduling import InProcess, run_graph
 from tf_lottery.store import RunStore
 
 
@@ -55,10 +58,45 @@ class Study:
                 "reinit_seeds": "per run, column reinit_seed of summary.csv",
             },
             runs=self.stats,
+            execution=execution_record(self.options),
             wall_seconds=round(time.perf_counter() - self.started, 1),
             training_seconds_of_all_runs=round(float(self.summary.drop_duplicates("key")["seconds"].sum()), 1),
             **extra,
         )
+
+
+def execution_record(options) -> dict:
+    return {k: getattr(options, k, None) for k in ("workers", "threads_per_worker", "ray_address", "strategy", "tpu")}
+
+
+def configure_process(options) -> None:
+    """The thread limit of this process if it trains runs itself; call before any TensorFlow op."""
+    if options.workers == 1 and options.threads_per_worker:
+        distribute.limit_threads(options.threads_per_worker)
+
+
+def train_runs(runs, store: RunStore, factory: Callable, options, describe: Callable, log=print,
+               **graph_options) -> tuple[dict, str | None]:
+    """Train the missing `runs` in this process (--workers 1) or on Ray workers.
+
+    `factory()` builds the executor (an object with `execute(run)` and `data_source`); on
+    Ray each worker calls it once in its own process. `graph_options` go to `run_graph`.
+    Returns (run counts, data source). Call `configure_process` first.
+    """
+    if options.workers == 1:
+        executor = factory()
+        return run_graph(runs, store.has, InProcess(executor), describe, log, **graph_options), \
+            getattr(executor, "data_source", None)
+    from tf_lottery.ray_workers import RayWorkers  # Ray is only needed for several workers
+
+    with RayWorkers(factory, options.workers, options.threads_per_worker, store, options.ray_address, log) as backend:
+        return run_graph(runs, store.has, backend, describe, log, **graph_options), backend.data_source
+
+
+def lottery_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None) -> LotteryExperiment:
+    """Everything one process needs to train Lenet lottery runs (built in each worker)."""
+    dataset = load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
+    return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy)
 
 
 def run_study(argv, figure: str, description: str,
@@ -66,13 +104,21 @@ def run_study(argv, figure: str, description: str,
     """Parse flags, train whatever `select` needs that is not stored, and build the tables."""
     started = time.perf_counter()
     options, cfg = cli.parse(argv, description)
-    print(f"{figure}: preset '{options.preset}', run hash {cfg.run_hash()}", flush=True)
-    dataset = load_dataset(cfg.data.dataset, options.data_dir, cfg.data.validation_size, cfg.data.split_seed)
+    print(f"{figure}: preset '{options.preset}', run hash {cfg.run_hash()}, {options.workers} worker(s)", flush=True)
+    configure_process(options)
+    strategy = None
+    if options.strategy != "default":
+        strategy = distribute.make_strategy(options.strategy, options.tpu)
+        if not distribute.is_chief(strategy):  # every worker trains every run; only the chief keeps results
+            task = strategy.cluster_resolver.task_id
+            options.store = str(Path(options.store) / f".worker{task}")
+            options.results = tempfile.mkdtemp(prefix=f"tf_lottery-worker{task}-")
     store = RunStore(options.store, cfg.training.model, cfg)
-    experiment = LotteryExperiment(cfg, dataset, store)
     specs = with_dependencies(select(cfg))
-    stats = experiment.run(specs)
+    factory = functools.partial(lottery_executor, cfg, options.data_dir, options.store, strategy)
+    stats, source = train_runs(specs, store, factory, options, describe_run,
+                               guess_seconds_per_run=LotteryExperiment.guess_seconds_per_run(cfg))
     out = Path(options.results) / figure
     out.mkdir(parents=True, exist_ok=True)
     return Study(cfg, options, store, specs, tables.summary_table(store, specs), tables.curves_table(store, specs),
-                 out, started, stats, dataset.source)
+                 out, started, stats, source)

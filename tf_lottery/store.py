@@ -45,8 +45,13 @@ class RunStore:
             np.savez(tmp / f"{name}.npz", **{k.replace("/", "|"): v for k, v in values.items()})
         _write_json_atomic(tmp / _METRICS, metrics)
         if final.exists():  # an earlier incomplete attempt (no metrics.json), or a rerun
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+            shutil.rmtree(final, ignore_errors=True)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not self.has(key):
+                raise
+            shutil.rmtree(tmp)  # another worker stored the same (deterministic) run first
 
     def metrics(self, key: str) -> dict:
         with open(self._run_dir(key) / _METRICS) as f:

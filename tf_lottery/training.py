@@ -6,6 +6,14 @@ gathering its batches in-graph from precomputed indices, and evaluation is a raw
 pass in another compiled function. One `Trainer` serves every run of a study: a new run
 assigns weights, masks and a zeroed optimizer state to the same variables, so nothing is
 retraced or recompiled between runs.
+
+Under a multi-replica strategy (mirrored, multi-worker, TPU) the same loop runs each step
+with `strategy.run`: every replica takes its contiguous slice of the global batch, the
+optimizer sums the replicas' gradients (the loss is scaled by the global batch size, so
+the update equals the single-device one up to float rounding), and evaluation splits each
+data set across replicas and sums their losses and hits. There the loop is a plain
+`tf.function` (XLA-compiled per replica on TPU by the strategy itself), since one XLA
+cluster cannot span replicas.
 """
 from __future__ import annotations
 
@@ -91,21 +99,34 @@ class Trainer:
     def __init__(self, model, dataset: Dataset, cfg: TrainingConfig, strategy: tf.distribute.Strategy):
         self.model, self.cfg, self.strategy = model, cfg, strategy
         self.n_train = len(dataset.train)
+        self.replicas = strategy.num_replicas_in_sync
+        if cfg.batch_size % self.replicas:
+            raise ValueError(f"The global batch of {cfg.batch_size} cannot be split evenly across "
+                             f"{self.replicas} replicas; choose a batch size divisible by {self.replicas}.")
+        self.distributed = self.replicas > 1 or isinstance(strategy, tf.distribute.TPUStrategy)
         with strategy.scope():
             self.optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.adam_epsilon)
             self.optimizer.build(model.trainable_variables)
             self._best = [tf.Variable(v, trainable=False) for v in model.weights]
-        self._splits = {
-            name: (tf.constant(split.x), tf.constant(split.y))
-            for name, split in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test))
-        }
-        self._train_chunk = tf.function(self._train_chunk_fn, jit_compile=True)
-        self._evaluate = tf.function(self._evaluate_fn, jit_compile=True)
+            # Variables, so that each replica reads its own on-device copy.
+            self._splits = {
+                name: (tf.Variable(split.x, trainable=False), tf.Variable(split.y, trainable=False))
+                for name, split in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test))
+            }
+        self._train_chunk = tf.function(self._train_chunk_fn, jit_compile=not self.distributed)
+        self._evaluate = tf.function(self._evaluate_distributed_fn if self.distributed else self._evaluate_fn,
+                                     jit_compile=not self.distributed)
         self._save_best = tf.function(lambda: [b.assign(v) for b, v in zip(self._best, self.model.weights)])
         self._load_best = tf.function(lambda: [v.assign(b) for b, v in zip(self._best, self.model.weights)])
 
     # -- compiled pieces -------------------------------------------------------------
-    def _step_fn(self, x, y):
+    def _step_fn(self, batch):
+        if self.distributed:
+            per_replica = self.cfg.batch_size // self.replicas
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            batch = tf.slice(batch, [replica * per_replica], [per_replica])
+        x_all, y_all = self._splits["train"]
+        x, y = tf.gather(x_all, batch), tf.gather(y_all, batch)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
@@ -116,19 +137,39 @@ class Trainer:
         return loss
 
     def _train_chunk_fn(self, indices):
-        x_all, y_all = self._splits["train"]
         for i in tf.range(tf.shape(indices)[0]):
-            batch = indices[i]
-            self.strategy.run(self._step_fn, args=(tf.gather(x_all, batch), tf.gather(y_all, batch)))
+            self.strategy.run(self._step_fn, args=(indices[i],))
 
-    def _evaluate_fn(self, x, y):
+    def _evaluate_fn(self, split):
+        x, y = self._splits[split]
         logits = self.model(x, training=False)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
         return loss, acc
 
+    def _evaluate_shard_fn(self, x, y):
+        """Summed loss and hits over this replica's equal share (static shape, padded)."""
+        ctx = tf.distribute.get_replica_context()
+        n = tf.shape(x)[0]
+        per_replica = -(-x.shape[0] // self.replicas)
+        rows = ctx.replica_id_in_sync_group * per_replica + tf.range(per_replica)
+        valid = tf.cast(rows < n, tf.float32)
+        rows = tf.minimum(rows, n - 1)
+        x, y = tf.gather(x, rows), tf.gather(y, rows)
+        logits = self.model(x, training=False)
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32)
+        return tf.reduce_sum(loss * valid), tf.reduce_sum(hits * valid)
+
+    def _evaluate_distributed_fn(self, split):
+        x, y = self._splits[split]
+        per_replica = self.strategy.run(self._evaluate_shard_fn, args=(x, y))
+        loss, hits = (self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in per_replica)
+        n = tf.cast(tf.shape(x)[0], tf.float32)
+        return loss / n, hits / n
+
     def evaluate(self, split: str) -> tuple[float, float]:
-        loss, acc = self._evaluate(*self._splits[split])
+        loss, acc = self._evaluate(split)  # one trace per split name, reading that split's variables
         return float(loss), float(acc)
 
     # -- one run -----------------------------------------------------------------------

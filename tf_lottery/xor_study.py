@@ -12,7 +12,6 @@ study resumes after an interruption):
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 from tf_lottery import masks
 from tf_lottery.config import changed_fields_hash, option
 from tf_lottery.models import initial_weights
+from tf_lottery.scheduling import InProcess, run_graph
 from tf_lottery.seeds import derive_seed
 from tf_lottery.store import RunStore
 from tf_lottery.unit_pruning import HEURISTICS, prune_units
@@ -77,7 +77,7 @@ class Stage:
 class XorStudy:
     def __init__(self, cfg: XorConfig, store: RunStore, log=None):
         cfg.validate()
-        self.cfg, self.store = cfg, store
+        self.cfg, self.store, self.data_source = cfg, store, "generated: the four XOR points"
         self.log = log or (lambda message: print(message, flush=True))
         self._trainers: dict[int, XorTrainer] = {}
 
@@ -149,18 +149,24 @@ class XorStudy:
         self.store.save(stage.key, metrics, arrays)
         return metrics
 
+    def dependencies(self, stage: Stage) -> list[Stage]:
+        """The stages whose stored outputs `stage` reads."""
+        if stage.strategy == "random":
+            return []
+        if stage.control == "reinit":
+            return [dataclasses.replace(stage, control="ticket")]
+        if stage.strategy == "oneshot" or stage.units == self.cfg.max_hidden - 1:
+            return [Stage("random", self.cfg.max_hidden)]
+        return [Stage("iterative", stage.units + 1, stage.heuristic, "ticket")]
+
     def run(self) -> dict:
-        stages = self.stages()
-        todo = [s for s in stages if not self.store.has(s.key)]
-        self.log(f"{len(stages)} XOR stages of {self.cfg.trials} networks each: {len(stages) - len(todo)} stored in "
-                 f"{self.store.dir}, {len(todo)} to train.")
-        t0 = time.perf_counter()
-        for i, stage in enumerate(todo, start=1):
-            m = self.execute(stage)
-            eta = (time.perf_counter() - t0) / i * (len(todo) - i)
-            self.log(f"[{i}/{len(todo)}] {stage.key}: decision boundary {m['boundary_rate']:.3f}, zero loss "
-                     f"{m['zero_loss_rate']:.3f} ({m['seconds']:.1f} s; ETA {eta:.0f} s)")
-        return {"stages": len(stages), "trained": len(todo), "reused": len(stages) - len(todo)}
+        """Train, in this process, every stage not stored yet."""
+        return run_graph(self.stages(), self.store.has, InProcess(self), describe_stage, self.log,
+                         **self.graph_options())
+
+    def graph_options(self) -> dict:
+        return {"guess_seconds_per_run": 2.0, "what": f"XOR stages of {self.cfg.trials} networks",
+                "dependencies": self.dependencies}
 
     def trials_table(self) -> pd.DataFrame:
         """One row per network and stage; `parent_success` is the trial's max_hidden network's success."""
@@ -177,6 +183,15 @@ class XorStudy:
                 "parent_success": parent_ok,
             }))
         return pd.concat(frames, ignore_index=True)
+
+
+def describe_stage(stage: Stage, m: dict) -> str:
+    return f"{stage.key}: decision boundary {m['boundary_rate']:.3f}, zero loss {m['zero_loss_rate']:.3f}"
+
+
+def xor_executor(cfg: XorConfig, store_root) -> XorStudy:
+    """What a worker process needs to train XOR stages."""
+    return XorStudy(cfg, RunStore(store_root, "xor", cfg))
 
 
 def success_table(trials: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,65 @@
+"""Training under tf.distribute: two replicas on two logical CPU devices (see conftest)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_lottery import distribute, keras_masks, masks, pruning
+from tf_lottery.config import TrainingConfig
+from tf_lottery.models import build_model, initial_weights
+from tf_lottery.training import Trainer
+
+CFG = TrainingConfig(iterations=300, eval_every=100, steps_per_call=50)
+
+
+def masked_run(dataset, strategy, cfg=CFG):
+    with strategy.scope():
+        model, groups = build_model("lenet300_100", (28, 28, 1), 10)
+    trainer = Trainer(model, dataset, cfg, strategy)
+    theta0 = initial_weights(model, 1)
+    mask = pruning.random_pruning(masks.full_mask(theta0, groups), {n: 0.7 for n in groups}, 0)
+    return trainer.train(masks.apply(theta0, mask), mask, order_seed=0), model, mask
+
+
+@pytest.fixture(scope="module")
+def runs(small_mnist):
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert mirrored.num_replicas_in_sync == 2
+    return masked_run(small_mnist, tf.distribute.get_strategy()), masked_run(small_mnist, mirrored)
+
+
+def test_mirrored_matches_the_default_strategy(runs):
+    (single, _, _), (mirrored, _, _) = runs
+    for curve in ("val_loss", "val_acc", "test_loss", "test_acc"):
+        np.testing.assert_allclose(getattr(mirrored, curve), getattr(single, curve), rtol=1e-4, atol=1e-4)
+    assert mirrored.early_stop_iter == single.early_stop_iter
+    for name, w in single.final_weights.items():
+        np.testing.assert_allclose(mirrored.final_weights[name], w, atol=1e-4)
+
+
+def test_pruned_weights_are_exactly_zero_on_every_replica(runs):
+    _, (_, model, mask) = runs
+    for name, variable in keras_masks.masked_variables(model).items():
+        assert len(variable.values) == 2
+        for replica in variable.values:
+            w = replica.numpy()
+            assert np.all(w[mask[name] == 0] == 0.0), (name, replica.device)
+            assert np.count_nonzero(w[mask[name] == 1]) > 0.99 * mask[name].sum()
+        mask_replicas = variable.constraint.mask.values
+        assert all(np.array_equal(m.numpy(), mask[name]) for m in mask_replicas)
+
+
+def test_a_global_batch_that_does_not_split_evenly_is_refused(small_mnist):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model, _ = build_model("lenet300_100", (28, 28, 1), 10)
+    with pytest.raises(ValueError, match="cannot be split evenly across 2 replicas"):
+        Trainer(model, small_mnist, TrainingConfig(batch_size=61), strategy)
+
+
+def test_strategy_names_are_checked():
+    assert distribute.make_strategy("default") is tf.distribute.get_strategy()
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        distribute.make_strategy("horovod")
+    with pytest.raises(ValueError, match="--tpu is only used"):
+        distribute.make_strategy("mirrored", tpu="local")
+    assert distribute.is_chief(tf.distribute.get_strategy())

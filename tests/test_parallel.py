@@ -1,0 +1,57 @@
+"""Several Ray worker processes on one machine: same results as one process, and a killed
+worker costs only its run in progress."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+
+from conftest import ROOT
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0"}
+
+
+def fig4(data_dir, store, results, workers, *extra):
+    return [sys.executable, str(ROOT / "reproductions" / "fig4_lenet.py"), "--preset", "smoke", "--iterations", "1500",
+            "--data-dir", str(data_dir), "--store", str(store), "--results", str(results), "--workers", str(workers),
+            *extra]
+
+
+def summary(results):
+    return pd.read_csv(results / "fig4_lenet" / "summary.csv").drop(columns="seconds")
+
+
+def runs_of(results):
+    return json.loads((results / "fig4_lenet" / "run.json").read_text())["runs"]
+
+
+def test_two_workers_match_one_and_survive_a_killed_worker(data_dir, tmp_path):
+    subprocess.run(fig4(data_dir, tmp_path / "one", tmp_path / "r1", 1), env=ENV, check=True, capture_output=True)
+
+    driver = subprocess.Popen(fig4(data_dir, tmp_path / "two", tmp_path / "r2", 2), env=ENV, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    pids, output, stored_before, deadline = [], [], {}, time.time() + 300
+    for line in driver.stdout:
+        output.append(line)
+        pids += [int(p) for p in re.findall(r"^worker \d+: pid (\d+)", line)]
+        if line.startswith("[1/6]"):  # round 0 stored; both workers now start runs that need it
+            stored_before = {p: p.stat().st_mtime_ns for p in (tmp_path / "two").rglob("metrics.json")}
+            time.sleep(0.5)
+            os.kill(pids[0], signal.SIGKILL)
+        assert time.time() < deadline, "".join(output)
+    assert driver.wait() == 0, "".join(output)
+    log = "".join(output)
+    assert len(pids) == 3 and "A worker died during" in log, log  # two workers and a replacement
+
+    # Nothing stored before the kill was trained again, and the study is complete.
+    assert all(p.stat().st_mtime_ns == t for p, t in stored_before.items())
+    assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 6, "reused": 0}
+    pd.testing.assert_frame_equal(summary(tmp_path / "r2"), summary(tmp_path / "r1"))
+
+    rerun = subprocess.run(fig4(data_dir, tmp_path / "two", tmp_path / "r2", 2), env=ENV, check=True,
+                           capture_output=True, text=True)
+    assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 0, "reused": 6}, rerun.stdout

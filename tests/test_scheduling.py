@@ -1,0 +1,88 @@
+"""The run graph and the driver loop, with a fake backend: milliseconds, no TensorFlow."""
+from dataclasses import dataclass
+
+import pytest
+
+from tf_lottery.lottery import RunSpec, plan
+from tf_lottery.scheduling import RunFailed, RunGraph, run_graph
+
+from conftest import tiny_config
+
+
+def test_the_longest_waiting_chain_comes_first():
+    specs = plan(tiny_config(trials=2))
+    graph = RunGraph(specs, stored=lambda key: False)
+    assert graph.ready() == [RunSpec(0, "iterative", 0), RunSpec(1, "iterative", 0)]
+    graph.start(RunSpec(0, "iterative", 0))
+    graph.finish(RunSpec(0, "iterative", 0))
+    ready = graph.ready()
+    assert ready[:2] == [RunSpec(1, "iterative", 0), RunSpec(0, "iterative", 1)]  # chains of 4 and 3 runs
+    assert ready[2:] == [RunSpec(0, "oneshot", 2)]  # its reinit waits for it
+
+
+def test_stored_runs_are_skipped_and_their_dependents_ready():
+    specs = plan(tiny_config())
+    graph = RunGraph(specs, stored=lambda key: key == RunSpec(0, "iterative", 0).key)
+    assert graph.remaining == len(specs) - 1
+    assert RunSpec(0, "iterative", 1) in graph.ready()
+
+
+def test_a_plan_missing_a_dependency_is_refused():
+    with pytest.raises(ValueError, match="missing from the plan"):
+        RunGraph([RunSpec(0, "iterative", 2)], stored=lambda key: False)
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    after: tuple = ()
+
+    def dependencies(self):
+        return list(self.after)
+
+
+class FakeWorkers:
+    """Runs finish in reverse submission order, like workers racing; one run may fail."""
+
+    def __init__(self, slots, fail=None):
+        self.slots, self.fail, self.running, self.log = slots, fail, [], []
+
+    def submit(self, run):
+        assert len(self.running) < self.slots
+        self.running.append(run)
+        self.log.append(("start", run.key))
+
+    def next_result(self):
+        run = self.running.pop()
+        self.log.append(("end", run.key))
+        if run.key == self.fail:
+            raise RunFailed(run, FloatingPointError("diverged"))
+        return run, {"seconds": 1.0}
+
+
+def jobs():
+    a = Job("a")
+    b, c = Job("b", (a,)), Job("c", (a,))
+    return [a, b, c, Job("d", (b,)), Job("e")]
+
+
+def test_every_run_starts_after_its_dependencies_and_slots_are_respected():
+    workers = FakeWorkers(slots=2)
+    stats = run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, 1.0)
+    assert stats == {"runs": 5, "trained": 5, "reused": 0}
+    ended = []
+    for event, key in workers.log:
+        if event == "start":
+            deps = {"b": "a", "c": "a", "d": "b"}.get(key)
+            assert deps is None or deps in ended, key
+        else:
+            ended.append(key)
+
+
+def test_a_failed_run_stops_new_runs_but_lets_running_ones_finish():
+    workers = FakeWorkers(slots=2, fail="a")
+    with pytest.raises(FloatingPointError):
+        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, 1.0)
+    starts = [k for event, k in workers.log if event == "start"]
+    assert starts == ["a", "e"]  # e was running alongside and finished; nothing started after the failure
+    assert ("end", "e") in workers.log

@@ -1,0 +1,53 @@
+"""Where one run trains: a `tf.distribute` strategy, and the threads of a worker process."""
+from __future__ import annotations
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "tpu", "multiworker")
+
+
+def limit_threads(threads: int) -> None:
+    """Cap TensorFlow's intra-op threads; only possible before TensorFlow runs its first op."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}.")
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError as e:
+        raise RuntimeError("limit_threads() must be called before TensorFlow executes anything.") from e
+
+
+def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
+    """The strategy every model, mask, optimizer and training loop is created under.
+
+    default: one device, the whole 100-step loop XLA-compiled. mirrored: every local GPU
+    (or the CPU devices). multiworker: MultiWorkerMirroredStrategy, configured by the
+    TF_CONFIG environment variable of each worker. tpu: TPUStrategy on the TPU named by
+    `tpu` (a name, grpc:// address, or "local" on a TPU VM).
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}.")
+    if tpu is not None and name != "tpu":
+        raise ValueError("--tpu is only used with --strategy tpu.")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes results: always, except on non-chief multi-worker tasks."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    if not cluster or resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster

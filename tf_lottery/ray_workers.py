@@ -1,0 +1,108 @@
+"""Runs on Ray workers: local processes by default, or the nodes of a Ray cluster.
+
+Each worker is a Ray actor that builds its own executor (data, model, compiled loop) once,
+with its own thread limit, then trains the runs it is given into the shared store. If a
+worker process dies, a new worker replaces it and the run it was training is submitted
+again; runs already stored are never redone.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Callable
+
+import tf_lottery
+from tf_lottery.scheduling import RunFailed
+
+
+class _Worker:
+    """The actor body. `factory()` builds the executor inside the worker process."""
+
+    def __init__(self, factory: Callable, threads: int):
+        from tf_lottery.distribute import limit_threads
+
+        limit_threads(threads)  # before the executor runs any TensorFlow op
+        self.executor = factory()
+
+    def info(self) -> dict:
+        return {"pid": os.getpid(), "host": platform.node(), "data_source": getattr(self.executor, "data_source", None)}
+
+    def execute(self, run) -> dict:
+        return self.executor.execute(run)
+
+
+class RayWorkers:
+    """A `scheduling.Backend` of `workers` Ray actors, `threads` intra-op threads each.
+
+    `address=None` starts a private local Ray instance sized to the workers; otherwise
+    joins the cluster at `address` ("auto" for the one this node belongs to). On a
+    cluster, the store (and any --data-dir) must be a path every node can read and write.
+    """
+
+    def __init__(self, factory: Callable, workers: int, threads: int, store, address: str | None = None,
+                 log: Callable[[str], None] = print, retries: int = 2):
+        import ray
+
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}.")
+        self.ray, self.store, self.log, self.retries = ray, store, log, retries
+        runtime_env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}}
+        if address is not None:  # ship this package to the cluster's nodes
+            runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(workers * threads, os.cpu_count() or 1), include_dashboard=False,
+                     object_store_memory=256 * 2**20, runtime_env=runtime_env, log_to_driver=False)
+        self._actor_class = ray.remote(num_cpus=threads, max_restarts=0)(_Worker)
+        self._factory, self._threads, self._started = factory, threads, 0
+        self._free = [self._actor_class.remote(factory, threads) for _ in range(workers)]
+        for actor in self._free:
+            self._introduce(actor)
+        self.slots = workers
+        self._running: dict = {}  # object ref -> (actor, run, attempt)
+
+    def _introduce(self, actor) -> None:
+        """Wait until `actor` has built its executor, and log where it runs."""
+        try:
+            info = self.ray.get(actor.info.remote())
+        except self.ray.exceptions.RayActorError as e:
+            raise RuntimeError(f"A Ray worker failed to start:\n{e}") from None
+        self.data_source = info["data_source"]
+        self.log(f"worker {self._started}: pid {info['pid']} on {info['host']}")
+        self._started += 1
+
+    def submit(self, run, attempt: int = 0) -> None:
+        actor = self._free.pop()
+        self._running[actor.execute.remote(run)] = (actor, run, attempt)
+
+    def next_result(self):
+        ray = self.ray
+        while True:
+            [ref], _ = ray.wait(list(self._running), num_returns=1)
+            actor, run, attempt = self._running.pop(ref)
+            try:
+                result = run, ray.get(ref)
+                self._free.append(actor)
+                return result
+            except ray.exceptions.RayActorError as e:
+                self._free.append(self._actor_class.remote(self._factory, self._threads))  # a fresh worker
+                self._introduce(self._free[-1])
+                if self.store.has(run.key):  # died after storing the run
+                    return run, self.store.metrics(run.key)
+                if attempt >= self.retries:
+                    raise RunFailed(run, e) from e
+                self.log(f"A worker died during {run.key}; training it again on a new worker.")
+                self.submit(run, attempt + 1)
+            except ray.exceptions.RayTaskError as e:
+                self._free.append(actor)
+                raise RunFailed(run, e.as_instanceof_cause()) from e
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

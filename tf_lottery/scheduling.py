@@ -1,0 +1,159 @@
+"""Runs as a dependency graph, executed by any number of workers.
+
+A study is a list of runs, each with a `key` and dependencies (runs whose stored outputs
+it reads; by default `run.dependencies()`). A run is ready when everything it depends on
+is stored. Among ready runs, the one heading the longest chain of runs that wait on it
+goes first (the iterative trunks), so that chain never waits behind controls; ties go in
+plan order. Which worker trains a run never changes its result: every run reads its inputs
+from the store and its seeds from its key.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Protocol, Sequence
+
+
+class Run(Protocol):
+    key: str
+
+
+class RunGraph:
+    """Which runs are stored, running, ready or waiting. Pure bookkeeping, no I/O."""
+
+    def __init__(self, runs: Sequence[Run], stored: Callable[[str], bool], dependencies: Callable | None = None):
+        self.order = {run: i for i, run in enumerate(runs)}
+        self.deps = {run: list((dependencies or type(run).dependencies)(run)) for run in runs}
+        missing = {d for ds in self.deps.values() for d in ds if d not in self.order}
+        if missing:
+            raise ValueError(f"Runs depend on runs missing from the plan: {sorted(d.key for d in missing)}.")
+        self.done = {run for run in runs if stored(run.key)}
+        self.todo = [run for run in runs if run not in self.done]
+        self.running: set = set()
+        dependents: dict = {run: [] for run in runs}
+        for run, ds in self.deps.items():
+            for d in ds:
+                dependents[d].append(run)
+        self.chain: dict = {}  # longest chain of runs that wait on a run, itself included
+        for run in reversed(_topological(runs, self.deps)):
+            self.chain[run] = 1 + max((self.chain[r] for r in dependents[run]), default=0)
+
+    def ready(self) -> list:
+        """Runs that can start now, most urgent first."""
+        waiting = [r for r in self.todo if r not in self.running and r not in self.done]
+        ready = [r for r in waiting if all(d in self.done for d in self.deps[r])]
+        return sorted(ready, key=lambda r: (-self.chain[r], self.order[r]))
+
+    def start(self, run) -> None:
+        self.running.add(run)
+
+    def finish(self, run) -> None:
+        self.running.discard(run)
+        self.done.add(run)
+
+    def abandon(self, run) -> None:
+        self.running.discard(run)
+
+    @property
+    def remaining(self) -> int:
+        return sum(r not in self.done for r in self.todo)
+
+
+def _topological(runs, deps) -> list:
+    """`runs` ordered so that every run comes after its dependencies."""
+    ordered, seen = [], set()
+
+    def visit(run):
+        if run not in seen:
+            seen.add(run)
+            for d in deps[run]:
+                visit(d)
+            ordered.append(run)
+
+    for run in runs:
+        visit(run)
+    return ordered
+
+
+class Backend(Protocol):
+    """Executes runs: `submit` up to `slots` at once, `next_result` blocks for one."""
+
+    slots: int
+
+    def submit(self, run) -> None: ...
+
+    def next_result(self) -> tuple[object, dict]: ...
+
+
+class InProcess:
+    """The calling process trains each run itself, one at a time."""
+
+    slots = 1
+
+    def __init__(self, executor):
+        self.executor, self._queued = executor, []
+
+    def submit(self, run) -> None:
+        self._queued.append(run)
+
+    def next_result(self):
+        run = self._queued.pop(0)
+        return run, self.executor.execute(run)
+
+
+def run_graph(runs: Sequence[Run], stored: Callable[[str], bool], backend: Backend,
+              describe: Callable[[object, dict], str], log: Callable[[str], None],
+              guess_seconds_per_run: float, what: str = "runs", dependencies: Callable | None = None) -> dict:
+    """Train every run of `runs` that is not stored, dependencies first, through `backend`.
+
+    Logs progress with an ETA from the measured throughput. If a run raises, no new run
+    starts; runs already in progress finish and are stored, then the error propagates.
+    """
+    graph = RunGraph(runs, stored, dependencies)
+    total, todo = len(runs), graph.remaining
+    lanes = max(1, min(backend.slots, todo))
+    log(f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
+        f"estimated {duration(guess_seconds_per_run * todo / lanes)} "
+        f"(assuming {guess_seconds_per_run:.3g} s per run until runs are timed here).")
+    t0, trained, failure = time.perf_counter(), 0, None
+    try:
+        while graph.remaining:
+            if failure is None:
+                for run in graph.ready()[: backend.slots - len(graph.running)]:
+                    graph.start(run)
+                    backend.submit(run)
+            if not graph.running:
+                break
+            try:
+                run, metrics = backend.next_result()
+            except RunFailed as e:
+                graph.abandon(e.run)
+                failure = failure or e
+                continue
+            graph.finish(run)
+            trained += 1
+            eta = (time.perf_counter() - t0) / trained * graph.remaining
+            log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s; ETA {duration(eta)})")
+    except KeyboardInterrupt:
+        log(f"Interrupted; {trained} run(s) stored this time. Run the same command again to resume.")
+        raise
+    if failure is not None:
+        log(f"Stopped after {failure.run.key} failed; {trained} run(s) stored this time.")
+        raise failure.error
+    return {"runs": total, "trained": trained, "reused": total - todo}
+
+
+class RunFailed(Exception):
+    """A backend's report that `run` raised `error` (other runs may still be in progress)."""
+
+    def __init__(self, run, error: BaseException):
+        super().__init__(f"{run.key}: {error!r}")
+        self.run, self.error = run, error
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
