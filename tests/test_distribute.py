@@ -63,3 +63,13 @@ def test_strategy_names_are_checked():
     with pytest.raises(ValueError, match="--tpu is only used"):
         distribute.make_strategy("mirrored", tpu="local")
     assert distribute.is_chief(tf.distribute.get_strategy())
+
+
+def test_thread_limits_are_checked():
+    distribute.limit_threads(0)  # no cap: always allowed
+    with pytest.raises(ValueError, match=">= 0"):
+        distribute.limit_threads(-1)
+    tf.constant(1.0) + 1.0  # TensorFlow has run: too late to change the cap
+    cap = tf.config.threading.get_intra_op_parallelism_threads()
+    with pytest.raises(RuntimeError, match="before TensorFlow executes anything"):
+        distribute.limit_threads(cap + 1)

@@ -7,10 +7,11 @@ STRATEGIES = ("default", "mirrored", "tpu", "multiworker")
 
 
 def limit_threads(threads: int) -> None:
-    """Cap TensorFlow's intra-op threads; only possible before TensorFlow runs its first op."""
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}.")
-    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+    """Cap TensorFlow's intra-op threads (0: no cap, TensorFlow's default of all cores);
+    only possible before TensorFlow runs its first op."""
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0, got {threads}.")
+    if threads == 0 or tf.config.threading.get_intra_op_parallelism_threads() == threads:
         return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

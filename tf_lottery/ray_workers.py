@@ -54,7 +54,7 @@ class RayWorkers:
         else:
             ray.init(num_cpus=max(workers * threads, os.cpu_count() or 1), include_dashboard=False,
                      object_store_memory=256 * 2**20, runtime_env=runtime_env, log_to_driver=False)
-        self._actor_class = ray.remote(num_cpus=threads, max_restarts=0)(_Worker)
+        self._actor_class = ray.remote(num_cpus=max(threads, 1), max_restarts=0)(_Worker)
         self._factory, self._threads, self._started = factory, threads, 0
         self._free = [self._actor_class.remote(factory, threads) for _ in range(workers)]
         for actor in self._free:

@@ -71,7 +71,7 @@ def execution_record(options) -> dict:
 
 def configure_process(options) -> None:
     """The thread limit of this process if it trains runs itself; call before any TensorFlow op."""
-    if options.workers == 1 and options.threads_per_worker:
+    if options.workers == 1:
         distribute.limit_threads(options.threads_per_worker)
 
 
