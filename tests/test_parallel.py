@@ -4,9 +4,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -55,3 +57,23 @@ def test_two_workers_match_one_and_survive_a_killed_worker(data_dir, tmp_path):
     rerun = subprocess.run(fig4(data_dir, tmp_path / "two", tmp_path / "r2", 2), env=ENV, check=True,
                            capture_output=True, text=True)
     assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 0, "reused": 6}, rerun.stdout
+
+
+def test_joins_a_running_ray_cluster_with_paths_relative_to_the_driver(data_dir, tmp_path):
+    """Cluster workers start in their own folder, not the driver's: relative paths must still work."""
+    ray = str(Path(sys.executable).parent / "ray")
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    head = tmp_path / "head"
+    head.mkdir()
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    "--disable-usage-stats"], cwd=head, env=ENV, check=True, capture_output=True)
+    try:
+        command = fig4(os.path.relpath(data_dir, tmp_path), "store", "results", 2, "--ray-address", "auto")
+        done = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=ENV, capture_output=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Connected to Ray cluster" in done.stdout + done.stderr
+    assert runs_of(tmp_path / "results") == {"runs": 6, "trained": 6, "reused": 0}

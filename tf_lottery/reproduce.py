@@ -12,7 +12,7 @@ import pandas as pd
 
 from tf_lottery import cli, distribute, provenance, tables
 from tf_lottery.config import ExperimentConfig
-from tf_lottery.data import load_dataset
+from tf_lottery.data import load_dataset, resolve_data_dir
 from tf_lottery.lottery import LotteryExperiment, RunSpec, describe_run, plan, with_dependencies
 from tf_lottery.scheduling import InProcess, run_graph
 from tf_lottery.store import RunStore
@@ -115,7 +115,11 @@ def run_study(argv, figure: str, description: str,
             options.results = tempfile.mkdtemp(prefix=f"tf_lottery-worker{task}-")
     store = RunStore(options.store, cfg.training.model, cfg)
     specs = with_dependencies(select(cfg))
-    factory = functools.partial(lottery_executor, cfg, options.data_dir, options.store, strategy)
+    # Absolute, and the environment variable read here: workers on a Ray cluster share
+    # neither this process's working directory nor its environment.
+    data_dir = resolve_data_dir(options.data_dir)
+    factory = functools.partial(lottery_executor, cfg, data_dir and data_dir.resolve(), Path(options.store).resolve(),
+                                strategy)
     stats, source = train_runs(specs, store, factory, options, describe_run,
                                guess_seconds_per_run=LotteryExperiment.guess_seconds_per_run(cfg))
     out = Path(options.results) / figure
