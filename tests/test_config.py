@@ -45,7 +45,8 @@ def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash
                                   ["--trials", "0"], ["--optimizer", "rmsprop"], ["--preset", "huge"],
                                   ["--workers", "0"], ["--strategy", "mirrored", "--workers", "2"],
                                   ["--tpu", "local"], ["--strategy", "horovod"], ["--ray-address", "auto", "--workers", "1"],
-                                  ["--threads-per-worker", "-1"]])
+                                  ["--threads-per-worker", "-1"], ["--gpus-per-worker", "-1"],
+                                  ["--gpus-per-worker", "1", "--workers", "1"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         cli.parse(argv, "")

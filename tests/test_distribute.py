@@ -1,5 +1,11 @@
-"""Training under tf.distribute: two replicas on two logical CPU devices (see conftest)."""
+"""Training under tf.distribute: two replicas on two logical CPU devices (see conftest), and
+two multi-worker processes talking over loopback."""
+import json
+import socket
+import subprocess
+
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -73,3 +79,31 @@ def test_thread_limits_are_checked():
     cap = tf.config.threading.get_intra_op_parallelism_threads()
     with pytest.raises(RuntimeError, match="before TensorFlow executes anything"):
         distribute.limit_threads(cap + 1)
+
+
+def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir, tmp_path):
+    from test_parallel import ENV, fig4, summary
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    short = ("--iterations", "300")
+    workers = [subprocess.Popen(fig4(data_dir, tmp_path / "store", tmp_path / f"results{i}", 1, "--strategy",
+                                     "multiworker", *short),
+                                env={**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
+                                                                                                  "index": i}})},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for i in range(2)]
+    for w in workers:
+        output = w.communicate(timeout=300)[0]
+        assert w.returncode == 0, output
+    subprocess.run(fig4(data_dir, tmp_path / "single", tmp_path / "single_results", 1, *short), env=ENV, check=True,
+                   capture_output=True)
+
+    assert not (tmp_path / "results1").exists()  # worker 1 kept its results private
+    assert (tmp_path / "store" / ".worker1").is_dir()
+    pd.testing.assert_frame_equal(summary(tmp_path / "results0"), summary(tmp_path / "single_results"),
+                                  check_exact=False, atol=1e-5)

@@ -77,3 +77,9 @@ def test_joins_a_running_ray_cluster_with_paths_relative_to_the_driver(data_dir,
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Connected to Ray cluster" in done.stdout + done.stderr
     assert runs_of(tmp_path / "results") == {"runs": 6, "trained": 6, "reused": 0}
+
+
+def test_gpu_workers_where_ray_sees_no_gpu_are_refused(data_dir, tmp_path):
+    done = subprocess.run(fig4(data_dir, tmp_path / "store", tmp_path / "results", 2, "--gpus-per-worker", "1"),
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--gpus-per-worker 1, but Ray sees no GPU here" in done.stderr, done.stderr

@@ -62,6 +62,9 @@ def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> No
                             "Ray (default: the number of CPU cores, or 1 with a --strategy other than default).")
     group.add_argument("--threads-per-worker", type=int, default=1,
                        help="TensorFlow intra-op threads per worker (0: TensorFlow's default, all cores).")
+    group.add_argument("--gpus-per-worker", type=float, default=0.0,
+                       help="GPUs Ray assigns each worker (0.5: two workers share one). Ray hides GPUs from "
+                            "workers given none, so set it on GPU machines (default 0: workers use CPUs).")
     group.add_argument("--ray-address", default=None,
                        help="Join this Ray cluster (e.g. 'auto' or 'ray://head:10001') instead of starting a "
                             "local one; --store must then be a path every node shares.")
@@ -79,14 +82,15 @@ def _check_execution(parser, options) -> None:
     strategy = getattr(options, "strategy", "default")
     if options.workers is None:
         options.workers = (os.cpu_count() or 1) if strategy == "default" else 1
-    if options.workers < 1 or options.threads_per_worker < 0:
-        parser.error("--workers must be >= 1 and --threads-per-worker >= 0.")
+    if options.workers < 1 or options.threads_per_worker < 0 or options.gpus_per_worker < 0:
+        parser.error("--workers must be >= 1, --threads-per-worker and --gpus-per-worker >= 0.")
     if options.workers > 1 and strategy != "default":
         parser.error(f"--strategy {strategy} spans all devices within one run; use it with --workers 1.")
     if getattr(options, "tpu", None) is not None and strategy != "tpu":
         parser.error("--tpu is only used with --strategy tpu.")
-    if options.ray_address is not None and options.workers == 1:
-        parser.error("--ray-address needs --workers > 1 (one worker trains in this process).")
+    if options.workers == 1 and (options.ray_address is not None or options.gpus_per_worker):
+        parser.error("--ray-address and --gpus-per-worker need --workers > 1 (one worker trains in this "
+                     "process, on the devices it sees).")
 
 
 def parse_config(argv, description: str, sections: dict[str, type], presets: dict[str, dict],
@@ -108,8 +112,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     add_execution_flags(parser, strategies)
     add_config_flags(parser, sections)
     args = vars(parser.parse_args(argv))
-    option_names = ("preset", "data_dir", "store", "results", "workers", "threads_per_worker", "ray_address",
-                    "strategy", "tpu")
+    option_names = ("preset", "data_dir", "store", "results", "workers", "threads_per_worker", "gpus_per_worker",
+                    "ray_address", "strategy", "tpu")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)
     chosen = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}

@@ -19,6 +19,13 @@ def limit_threads(threads: int) -> None:
         raise RuntimeError("limit_threads() must be called before TensorFlow executes anything.") from e
 
 
+def grow_gpu_memory() -> None:
+    """Allocate GPU memory as needed instead of all of it at start, so that processes can
+    share a GPU; like `limit_threads`, only before TensorFlow runs its first op."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+
 def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     """The strategy every model, mask, optimizer and training loop is created under.
 

@@ -20,9 +20,10 @@ class _Worker:
     """The actor body. `factory()` builds the executor inside the worker process."""
 
     def __init__(self, factory: Callable, threads: int):
-        from tf_lottery.distribute import limit_threads
+        from tf_lottery.distribute import grow_gpu_memory, limit_threads
 
         limit_threads(threads)  # before the executor runs any TensorFlow op
+        grow_gpu_memory()  # workers may share a GPU (--gpus-per-worker below 1)
         self.executor = factory()
 
     def info(self) -> dict:
@@ -33,7 +34,9 @@ class _Worker:
 
 
 class RayWorkers:
-    """A `scheduling.Backend` of `workers` Ray actors, `threads` intra-op threads each.
+    """A `scheduling.Backend` of `workers` Ray actors, `threads` intra-op threads and
+    `gpus` GPUs (a fraction shares one) each. Ray hides GPUs from an actor that asks for
+    none, so with `gpus=0` workers train on CPUs.
 
     `address=None` starts a private local Ray instance sized to the workers; otherwise
     joins the cluster at `address` ("auto" for the one this node belongs to). On a
@@ -41,11 +44,11 @@ class RayWorkers:
     """
 
     def __init__(self, factory: Callable, workers: int, threads: int, store, address: str | None = None,
-                 log: Callable[[str], None] = print, retries: int = 2):
+                 log: Callable[[str], None] = print, retries: int = 2, gpus: float = 0.0):
         import ray
 
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}.")
+        if workers < 1 or gpus < 0:
+            raise ValueError(f"Need workers >= 1 and gpus >= 0, got {workers} and {gpus}.")
         self.ray, self.store, self.log, self.retries = ray, store, log, retries
         runtime_env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}}
         if address is not None:  # ship this package to the cluster's nodes
@@ -54,13 +57,30 @@ class RayWorkers:
         else:
             ray.init(num_cpus=max(workers * threads, os.cpu_count() or 1), include_dashboard=False,
                      object_store_memory=256 * 2**20, runtime_env=runtime_env, log_to_driver=False)
-        self._actor_class = ray.remote(num_cpus=max(threads, 1), max_restarts=0)(_Worker)
-        self._factory, self._threads, self._started = factory, threads, 0
-        self._free = [self._actor_class.remote(factory, threads) for _ in range(workers)]
-        for actor in self._free:
-            self._introduce(actor)
+        try:
+            self._check_resources(workers, max(threads, 1), gpus)
+            self._actor_class = ray.remote(num_cpus=max(threads, 1), num_gpus=gpus, max_restarts=0)(_Worker)
+            self._factory, self._threads, self._started = factory, threads, 0
+            self._free = [self._actor_class.remote(factory, threads) for _ in range(workers)]
+            for actor in self._free:
+                self._introduce(actor)
+        except BaseException:
+            ray.shutdown()
+            raise
         self.slots = workers
         self._running: dict = {}  # object ref -> (actor, run, attempt)
+
+    def _check_resources(self, workers: int, cpus: int, gpus: float) -> None:
+        """Refuse GPU workers where Ray sees no GPU; warn where workers must wait for nodes
+        (an autoscaling cluster may still add them)."""
+        have = self.ray.cluster_resources()
+        if gpus and not have.get("GPU"):
+            raise ValueError(f"--gpus-per-worker {gpus:g}, but Ray sees no GPU here.")
+        for name, each in (("CPU", cpus), ("GPU", gpus)):
+            need, total = workers * each, have.get(name, 0)
+            if need > total:
+                self.log(f"Warning: {workers} workers need {need:g} {name}s, Ray has {total:g}: "
+                         "some workers wait until more become free.")
 
     def _introduce(self, actor) -> None:
         """Wait until `actor` has built its executor, and log where it runs."""

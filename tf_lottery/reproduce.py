@@ -66,7 +66,7 @@ class Study:
 
 
 def execution_record(options) -> dict:
-    return {k: getattr(options, k, None) for k in ("workers", "threads_per_worker", "ray_address", "strategy", "tpu")}
+    return {k: getattr(options, k, None) for k in ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu")}
 
 
 def configure_process(options) -> None:
@@ -89,7 +89,8 @@ def train_runs(runs, store: RunStore, factory: Callable, options, describe: Call
             getattr(executor, "data_source", None)
     from tf_lottery.ray_workers import RayWorkers  # Ray is only needed for several workers
 
-    with RayWorkers(factory, options.workers, options.threads_per_worker, store, options.ray_address, log) as backend:
+    with RayWorkers(factory, options.workers, options.threads_per_worker, store, options.ray_address, log,
+                    gpus=options.gpus_per_worker) as backend:
         return run_graph(runs, store.has, backend, describe, log, **graph_options), backend.data_source
 
 
