@@ -1,5 +1,6 @@
 """Training under tf.distribute: two replicas on two logical CPU devices (see conftest), and
 two multi-worker processes talking over loopback."""
+import dataclasses
 import json
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import tensorflow as tf
 
 from tf_lottery import distribute, keras_masks, masks, pruning
 from tf_lottery.config import TrainingConfig
+from tf_lottery.data import Split
 from tf_lottery.models import build_model, initial_weights
 from tf_lottery.training import Trainer
 
@@ -52,6 +54,22 @@ def test_pruned_weights_are_exactly_zero_on_every_replica(runs):
             assert np.count_nonzero(w[mask[name] == 1]) > 0.99 * mask[name].sum()
         mask_replicas = variable.constraint.mask.values
         assert all(np.array_equal(m.numpy(), mask[name]) for m in mask_replicas)
+
+
+def test_evaluation_splits_an_odd_sized_set_across_replicas_exactly(small_mnist):
+    odd = Split(small_mnist.validation.x[:499], small_mnist.validation.y[:499])
+    dataset = dataclasses.replace(small_mnist, validation=odd)
+    results = []
+    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+        with strategy.scope():
+            model, groups = build_model("lenet300_100", (28, 28, 1), 10)
+        trainer = Trainer(model, dataset, CFG, strategy)
+        theta0 = initial_weights(model, 3)
+        trainer.reset(theta0, masks.full_mask(theta0, groups))
+        results.append(trainer.evaluate("validation"))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+    hits = results[1][1] * 499
+    assert abs(hits - round(hits)) < 1e-3  # whole hits over all 499 examples, none counted twice
 
 
 def test_a_global_batch_that_does_not_split_evenly_is_refused(small_mnist):
