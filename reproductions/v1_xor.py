@@ -53,7 +53,8 @@ def main(argv=None):
     provenance.write_run_json(out / "run.json", preset=options.preset, reduced=options.preset != "paper",
                               config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=str(study.store.dir),
                               seeds={"base_seed": cfg.seed, "by_stage": "column seed of success_rates.csv"},
-                              runs=stats, execution=execution_record(options), wall_seconds=round(time.perf_counter() - started, 1),
+                              runs=stats, execution=execution_record(options),
+                              wall_seconds=round(time.perf_counter() - started, 1),
                               training_seconds_of_all_stages=round(float(rates["seconds"].sum()), 1),
                               claims={v: int(n) for v, n in claims["verdict"].value_counts().items()})
     print(rates.to_string(index=False))

@@ -44,8 +44,8 @@ def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash
 @pytest.mark.parametrize("argv", [["--iterations", "250"], ["--fc-rate", "1.5"], ["--control-rounds", "25"],
                                   ["--trials", "0"], ["--optimizer", "rmsprop"], ["--preset", "huge"],
                                   ["--workers", "0"], ["--strategy", "mirrored", "--workers", "2"],
-                                  ["--tpu", "local"], ["--strategy", "horovod"], ["--ray-address", "auto", "--workers", "1"],
-                                  ["--threads-per-worker", "-1"], ["--gpus-per-worker", "-1"],
+                                  ["--tpu", "local"], ["--strategy", "horovod"], ["--threads-per-worker", "-1"],
+                                  ["--ray-address", "auto", "--workers", "1"], ["--gpus-per-worker", "-1"],
                                   ["--gpus-per-worker", "1", "--workers", "1"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):

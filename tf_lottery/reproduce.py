@@ -65,8 +65,11 @@ class Study:
         )
 
 
+EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu")
+
+
 def execution_record(options) -> dict:
-    return {k: getattr(options, k, None) for k in ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu")}
+    return {k: getattr(options, k, None) for k in EXECUTION_OPTIONS}
 
 
 def configure_process(options) -> None:
