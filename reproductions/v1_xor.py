@@ -31,9 +31,8 @@ def main(argv=None):
     configure_process(options)
     label = "full scale" if options.preset == "paper" else f"REDUCED: '{options.preset}' preset"
     study = XorStudy(cfg, RunStore(options.store, "xor", cfg))
-    # In this process the study trains itself; on Ray each worker builds its own.
-    factory = (lambda: study) if options.workers == 1 else \
-        functools.partial(xor_executor, cfg, Path(options.store).resolve())  # cluster workers have another cwd
+    # Built in each worker process; absolute because cluster workers have another cwd.
+    factory = functools.partial(xor_executor, cfg, Path(options.store).resolve())
     stats, _ = train_runs(study.stages(), study.store, factory, options, describe_stage, **study.graph_options())
     out = Path(options.results) / "v1_xor"
     out.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,6 @@ import pandas as pd
 from tf_lottery import masks
 from tf_lottery.config import changed_fields_hash, option
 from tf_lottery.models import initial_weights
-from tf_lottery.scheduling import InProcess, run_graph
 from tf_lottery.seeds import derive_seed
 from tf_lottery.store import RunStore
 from tf_lottery.unit_pruning import HEURISTICS, prune_units
@@ -75,10 +74,9 @@ class Stage:
 
 
 class XorStudy:
-    def __init__(self, cfg: XorConfig, store: RunStore, log=None):
+    def __init__(self, cfg: XorConfig, store: RunStore):
         cfg.validate()
         self.cfg, self.store, self.data_source = cfg, store, "generated: the four XOR points"
-        self.log = log or (lambda message: print(message, flush=True))
         self._trainers: dict[int, XorTrainer] = {}
 
     def trainer(self, hidden: int) -> XorTrainer:
@@ -158,11 +156,6 @@ class XorStudy:
         if stage.strategy == "oneshot" or stage.units == self.cfg.max_hidden - 1:
             return [Stage("random", self.cfg.max_hidden)]
         return [Stage("iterative", stage.units + 1, stage.heuristic, "ticket")]
-
-    def run(self) -> dict:
-        """Train, in this process, every stage not stored yet."""
-        return run_graph(self.stages(), self.store.has, InProcess(self), describe_stage, self.log,
-                         **self.graph_options())
 
     def graph_options(self) -> dict:
         return {"guess_seconds_per_run": 2.0, "what": f"XOR stages of {self.cfg.trials} networks",
