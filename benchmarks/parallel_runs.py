@@ -23,13 +23,15 @@ from pathlib import Path
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import pandas as pd
 
-from tf_lottery import distribute, tables
+from tf_lottery.execution import distribute
+
+from tf_lottery.analysis import tables
 from tf_lottery.config import ExperimentConfig, StudyConfig, TrainingConfig
-from tf_lottery.lottery import LotteryExperiment, describe_run, plan
-from tf_lottery.ray_workers import RayWorkers
-from tf_lottery.reproduce import lottery_executor
-from tf_lottery.scheduling import InProcess, run_graph
-from tf_lottery.store import RunStore
+from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, plan
+from tf_lottery.execution.ray_workers import RayWorkers
+from tf_lottery.figures.runner import lottery_executor
+from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.store import RunStore
 
 
 def timed_batch(cfg, data_dir, root: Path, workers: int, threads: int, ray: bool) -> tuple[float, pd.DataFrame]:

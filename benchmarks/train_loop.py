@@ -16,11 +16,15 @@ import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery import keras_masks, masks, pruning
+from tf_lottery.models import keras_masks
+
+from tf_lottery.pruning import masks
+
+from tf_lottery.pruning import rules as pruning
 from tf_lottery.config import TrainingConfig
-from tf_lottery.data import load_dataset
-from tf_lottery.models import build_model, initial_weights
-from tf_lottery.training import Trainer, make_optimizer
+from tf_lottery.data.datasets import load_dataset
+from tf_lottery.models.registry import build_model, initial_weights
+from tf_lottery.training.trainer import Trainer, make_optimizer
 
 
 def masked_lenet(dataset, seed):

@@ -7,10 +7,10 @@ the ones missing.
 import sys
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from tf_lottery import plots
-from tf_lottery.lottery import RunSpec
-from tf_lottery.paper import LENET_ROUND
-from tf_lottery.reproduce import run_study
+from tf_lottery.analysis import plots
+from tf_lottery.lottery.experiment import RunSpec
+from tf_lottery.analysis.claims import LENET_ROUND
+from tf_lottery.figures.runner import run_study
 
 # The paper's three panels as (control, Pm label) lines.
 PANELS = [

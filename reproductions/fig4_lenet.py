@@ -7,8 +7,9 @@ pruning, winning tickets vs random reinitialization.
 import sys
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from tf_lottery import paper, plots
-from tf_lottery.reproduce import run_study
+from tf_lottery.analysis import claims as paper
+from tf_lottery.analysis import plots
+from tf_lottery.figures.runner import run_study
 
 
 def main(argv=None):

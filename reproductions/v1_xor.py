@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from tf_lottery import cli, plots, provenance
-from tf_lottery.paper import comparison_markdown
-from tf_lottery.reproduce import configure_process, execution_record, train_runs
-from tf_lottery.store import RunStore
-from tf_lottery.xor_claims import xor_claims
-from tf_lottery.xor_study import XorConfig, XorStudy, describe_stage, success_table, xor_executor
+from tf_lottery import cli
+from tf_lottery.analysis import plots
+from tf_lottery.analysis import provenance
+from tf_lottery.analysis.claims import comparison_markdown
+from tf_lottery.figures.runner import configure_process, execution_record, train_runs
+from tf_lottery.execution.store import RunStore
+from tf_lottery.figures.xor_claims import xor_claims
+from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage, success_table, xor_executor
 
 PRESETS = {"paper": {}, "smoke": {"trials": 50, "iterations": 300, "max_hidden": 4, "prune_to": (2,)}}
 PRESET_COST = {"paper": "13 widths/tickets x 3 heuristics, 52 stages of 1,000 networks; about 2 min here",

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tf_lottery.config import DataConfig, ExperimentConfig, StudyConfig, TrainingConfig
-from tf_lottery.data import Dataset, Split, load_dataset
+from tf_lottery.data.datasets import Dataset, Split, load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,11 +10,17 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tf_lottery import distribute, keras_masks, masks, pruning
+from tf_lottery.execution import distribute
+
+from tf_lottery.models import keras_masks
+
+from tf_lottery.pruning import masks
+
+from tf_lottery.pruning import rules as pruning
 from tf_lottery.config import TrainingConfig
-from tf_lottery.data import Split
-from tf_lottery.models import build_model, initial_weights
-from tf_lottery.training import Trainer
+from tf_lottery.data.datasets import Split
+from tf_lottery.models.registry import build_model, initial_weights
+from tf_lottery.training.trainer import Trainer
 
 CFG = TrainingConfig(iterations=300, eval_every=100, steps_per_call=50)
 

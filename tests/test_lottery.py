@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tf_lottery import masks, tables
+from tf_lottery.pruning import masks
+
+from tf_lottery.analysis import tables
 from tf_lottery.config import PruningConfig
-from tf_lottery.lottery import LotteryExperiment, RunSpec, plan
-from tf_lottery.store import RunStore
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
+from tf_lottery.execution.store import RunStore
 
 from conftest import tiny_config
 

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from tf_lottery.paper import FAILS, HOLDS, LENET_ROUND, NOT_MEASURED, compare, comparison_markdown
+from tf_lottery.analysis.claims import FAILS, HOLDS, LENET_ROUND, NOT_MEASURED, compare, comparison_markdown
 
 PM = {0: 100.0, 3: 51.3, 7: 21.1, 9: 13.5, 12: 7.0, 15: 3.6, 16: 2.9}
 

@@ -4,7 +4,9 @@ import pytest
 import tf_keras
 import tensorflow_model_optimization as tfmot
 
-from tf_lottery import masks, pruning
+from tf_lottery.pruning import masks
+
+from tf_lottery.pruning import rules as pruning
 
 LENET_SHAPES = {"fc1/kernel": (784, 300), "fc2/kernel": (300, 100), "output/kernel": (100, 10)}
 LENET_RATES = {"fc1/kernel": 0.2, "fc2/kernel": 0.2, "output/kernel": 0.1}

@@ -3,8 +3,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tf_lottery.lottery import RunSpec, plan
-from tf_lottery.scheduling import RunFailed, RunGraph, run_graph
+from tf_lottery.lottery.experiment import RunSpec, plan
+from tf_lottery.execution.scheduling import RunFailed, RunGraph, run_graph
 
 from conftest import tiny_config
 

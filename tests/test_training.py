@@ -3,10 +3,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_lottery import keras_masks, masks, pruning
+from tf_lottery.models import keras_masks
+
+from tf_lottery.pruning import masks
+
+from tf_lottery.pruning import rules as pruning
 from tf_lottery.config import TrainingConfig
-from tf_lottery.models import build_model, initial_weights
-from tf_lottery.training import Trainer, batch_indices
+from tf_lottery.models.registry import build_model, initial_weights
+from tf_lottery.training.trainer import Trainer, batch_indices
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from tf_lottery import masks
-from tf_lottery.models import initial_weights
-from tf_lottery.unit_pruning import prune_units, unit_scores, weight_masks
-from tf_lottery.xor import XorTrainer, unit_mask_to_masks, xor_model
+from tf_lottery.pruning import masks
+from tf_lottery.models.registry import initial_weights
+from tf_lottery.pruning.unit_pruning import prune_units, unit_scores, weight_masks
+from tf_lottery.models.xor import XorTrainer, unit_mask_to_masks, xor_model
 
 # Three units: unit 0 has big inputs / small output, unit 1 small inputs / big output,
 # unit 2 medium both (largest product).

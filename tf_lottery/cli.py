@@ -69,7 +69,7 @@ def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> No
                        help="Join this Ray cluster (e.g. 'auto' or 'ray://head:10001') instead of starting a "
                             "local one; --store must then be a path every node shares.")
     if strategies:
-        from tf_lottery.distribute import STRATEGIES
+        from tf_lottery.execution.distribute import STRATEGIES
 
         group.add_argument("--strategy", choices=STRATEGIES, default="default",
                            help="tf.distribute strategy each run trains under: default (one device), mirrored "

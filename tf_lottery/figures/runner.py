@@ -10,12 +10,18 @@ from typing import Callable
 
 import pandas as pd
 
-from tf_lottery import cli, distribute, provenance, tables
+from tf_lottery import cli
+
+from tf_lottery.execution import distribute
+
+from tf_lottery.analysis import provenance
+
+from tf_lottery.analysis import tables
 from tf_lottery.config import ExperimentConfig
-from tf_lottery.data import load_dataset, resolve_data_dir
-from tf_lottery.lottery import LotteryExperiment, RunSpec, describe_run, plan, with_dependencies
-from tf_lottery.scheduling import InProcess, run_graph
-from tf_lottery.store import RunStore
+from tf_lottery.data.datasets import load_dataset, resolve_data_dir
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, describe_run, plan, with_dependencies
+from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.store import RunStore
 
 
 @dataclass
@@ -90,7 +96,7 @@ def train_runs(runs, store: RunStore, factory: Callable, options, describe: Call
         executor = factory()
         return run_graph(runs, store.has, InProcess(executor), describe, log, **graph_options), \
             getattr(executor, "data_source", None)
-    from tf_lottery.ray_workers import RayWorkers  # Ray is only needed for several workers
+    from tf_lottery.execution.ray_workers import RayWorkers  # Ray is only needed for several workers
 
     with RayWorkers(factory, options.workers, options.threads_per_worker, store, options.ray_address, log,
                     gpus=options.gpus_per_worker) as backend:

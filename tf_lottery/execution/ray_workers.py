@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 import tf_lottery
-from tf_lottery.scheduling import RunFailed
+from tf_lottery.execution.scheduling import RunFailed
 
 
 class _Worker:
     """The actor body. `factory()` builds the executor inside the worker process."""
 
     def __init__(self, factory: Callable, threads: int):
-        from tf_lottery.distribute import grow_gpu_memory, limit_threads
+        from tf_lottery.execution.distribute import grow_gpu_memory, limit_threads
 
         limit_threads(threads)  # before the executor runs any TensorFlow op
         grow_gpu_memory()  # workers may share a GPU (--gpus-per-worker below 1)

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-from tf_lottery.masks import Mask, Weights
+from tf_lottery.pruning.masks import Mask, Weights
 
 
 def round_half_up(x: float) -> int:

@@ -25,9 +25,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery import keras_masks, masks
+from tf_lottery.models import keras_masks
+
+from tf_lottery.pruning import masks
 from tf_lottery.config import TrainingConfig
-from tf_lottery.data import Dataset
+from tf_lottery.data.datasets import Dataset
 
 
 @dataclass

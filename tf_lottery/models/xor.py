@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery import keras_masks
-from tf_lottery.training import make_optimizer, start_run
-from tf_lottery.unit_pruning import weight_masks
+from tf_lottery.models import keras_masks
+from tf_lottery.training.trainer import make_optimizer, start_run
+from tf_lottery.pruning.unit_pruning import weight_masks
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_Y = np.array([0, 1, 1, 0], np.float32)

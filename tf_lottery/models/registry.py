@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import tf_keras
 
-from tf_lottery import keras_masks
+from tf_lottery.models import keras_masks
 from tf_lottery.seeds import derive_seed
 
 _INITIALIZER_ATTRS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tf_lottery.paper import FAILS, HOLDS, NOT_MEASURED
+from tf_lottery.analysis.claims import FAILS, HOLDS, NOT_MEASURED
 
 
 def _rate(rates: pd.DataFrame, strategy, units, heuristic="-", control="random", column="success_rate"):

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tf_lottery import masks
+from tf_lottery.pruning import masks
 from tf_lottery.config import changed_fields_hash, option
-from tf_lottery.models import initial_weights
+from tf_lottery.models.registry import initial_weights
 from tf_lottery.seeds import derive_seed
-from tf_lottery.store import RunStore
-from tf_lottery.unit_pruning import HEURISTICS, prune_units
-from tf_lottery.xor import XorTrainer, unit_mask_to_masks, xor_model
+from tf_lottery.execution.store import RunStore
+from tf_lottery.pruning.unit_pruning import HEURISTICS, prune_units
+from tf_lottery.models.xor import XorTrainer, unit_mask_to_masks, xor_model
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from tf_lottery import masks, pruning, scheduling
+from tf_lottery.pruning import masks
+
+from tf_lottery.pruning import rules as pruning
+
+from tf_lottery.execution import scheduling
 from tf_lottery.config import ExperimentConfig
-from tf_lottery.data import Dataset
-from tf_lottery.models import build_model, initial_weights
+from tf_lottery.data.datasets import Dataset
+from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.seeds import derive_seed
-from tf_lottery.store import RunStore
-from tf_lottery.training import Trainer
+from tf_lottery.execution.store import RunStore
+from tf_lottery.training.trainer import Trainer
 
 STRATEGIES = ("iterative", "oneshot")
 CONTROLS = ("ticket", "reinit")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tf_lottery.lottery import RunSpec
-from tf_lottery.store import RunStore
+from tf_lottery.lottery.experiment import RunSpec
+from tf_lottery.execution.store import RunStore
 
 RUN_COLUMNS = ["strategy", "control", "trial", "round", "reinit", "pm"]
 SUMMARY_COLUMNS = RUN_COLUMNS + [
