@@ -24,7 +24,8 @@ from tf_lottery.pruning import rules as pruning
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data.datasets import load_dataset
 from tf_lottery.models.registry import build_model, initial_weights
-from tf_lottery.training.trainer import Trainer, make_optimizer
+from tf_lottery.training.schedules import make_optimizer
+from tf_lottery.training.trainer import Trainer
 
 
 def masked_lenet(dataset, seed):

@@ -5,7 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from tf_lottery.data.datasets import DataError, MNIST_FILES, load_dataset, read_mnist_idx
+from tf_lottery.data.datasets import DataError, load_dataset
+from tf_lottery.data.mnist import MNIST_FILES
+from tf_lottery.data.mnist import from_folder as read_mnist_idx
 
 
 def test_real_mnist_has_the_paper_split(mnist):

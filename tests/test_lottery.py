@@ -12,6 +12,7 @@ from tf_lottery.analysis import tables
 from tf_lottery.config import PruningConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
 from tf_lottery.execution.store import RunStore
+from tf_lottery.pruning.rules import LotterySchedule
 
 from conftest import tiny_config
 
@@ -25,9 +26,9 @@ def study(small_mnist, tmp_path_factory):
     starts, running = {}, []
     train, execute = experiment.trainer.train, experiment.execute
 
-    def recording(start, mask, order_seed):
+    def recording(start, mask, *seeds, **options):
         starts[running[-1]] = (start, mask)
-        return train(start, mask, order_seed)
+        return train(start, mask, *seeds, **options)
 
     def executing(spec):  # runs execute in dependency order, not plan order: key starts by run
         running.append(spec)
@@ -72,7 +73,8 @@ def test_trunk_masks_are_nested_with_scheduled_densities(study):
         if previous is not None:
             assert masks.is_nested(mask, previous)
         for name, count in masks.counts(mask).items():
-            assert count == experiment.schedules[name].surviving(mask[name].size, k)
+            assert count == experiment.plan.surviving({name: mask[name].size}, k)[name]
+            assert count == LotterySchedule(experiment.plan.rates[name]).surviving(mask[name].size, k)  # TF-MOT
         final = experiment.store.arrays(RunSpec(0, "iterative", k).key, "final")
         assert all(np.all(final[n][mask[n] == 0] == 0) for n in mask)
         previous = mask
@@ -136,15 +138,6 @@ def test_interrupted_study_resumes_to_the_same_tables(small_mnist, tmp_path, stu
                                   tables.summary_table(reference.store, specs).drop(columns=drop))
 
 
-def test_stale_partial_run_folder_is_ignored(tmp_path):
-    store = RunStore(tmp_path, "x", tiny_config())
-    (store.dir / "trial0/iterative/round00/ticket").mkdir(parents=True)  # killed before metrics.json
-    assert not store.has("trial0/iterative/round00/ticket")
-    store.save("trial0/iterative/round00/ticket", {"a": 1}, {"mask": {"fc1/kernel": np.ones(2)}})
-    assert store.metrics("trial0/iterative/round00/ticket") == {"a": 1}
-    assert json.loads((store.dir / "config.json").read_text())["training"]["iterations"] == 200
-
-
 # Train in the test process, whose TensorFlow is already running (so its threads are set).
 IN_THIS_PROCESS = ("--workers", "1", "--threads-per-worker", "0")
 
@@ -164,7 +157,7 @@ def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     fig4 = load_script("fig4_lenet")
     argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir), *IN_THIS_PROCESS,
             "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
-    fig4.main(argv)
+    assert fig4.main(argv) == 0
     out = tmp_path / "results" / "fig4_lenet"
     for name in ("summary.csv", "curves.csv", "fig4_lenet.png", "comparison.md", "comparison.csv", "run.json"):
         assert (out / name).is_file(), name
@@ -178,7 +171,7 @@ def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
 def test_fig3_script_trains_only_its_missing_runs(data_dir, tmp_path):
     argv = ["--preset", "smoke", "--iterations", "200", "--rounds", "3", "--control-rounds", "3", *IN_THIS_PROCESS,
             "--data-dir", str(data_dir), "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
-    load_script("fig3_lenet").main(argv)
+    assert load_script("fig3_lenet").main(argv) == 0
     out = tmp_path / "results" / "fig3_lenet"
     record = json.loads((out / "run.json").read_text())
     assert record["runs"]["trained"] == 5  # tickets at rounds 0-3 and the reinit at round 3 (Pm 51.3%)
@@ -190,7 +183,7 @@ def test_global_scope_pools_hidden_layers_and_keeps_output_layerwise(small_mnist
     cfg = dataclasses.replace(tiny_config(), pruning=PruningConfig(scope="global"))
     experiment = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
     weights = experiment.theta0(0)
-    mask = experiment.prune_round(weights, masks.full_mask(weights, experiment.groups))
+    mask = experiment.plan.prune(weights, masks.full_mask(weights, experiment.groups))
     counts = masks.counts(mask)
     assert counts["fc1/kernel"] + counts["fc2/kernel"] == round(0.8 * (784 * 300 + 300 * 100))
     assert counts["output/kernel"] == 900

@@ -2,7 +2,14 @@
 import pandas as pd
 import pytest
 
-from tf_lottery.analysis.claims import FAILS, HOLDS, LENET_ROUND, NOT_MEASURED, compare, comparison_markdown
+from tf_lottery.analysis.claims import FAILS, HOLDS, NOT_MEASURED, comparison_markdown
+from tf_lottery.analysis import claims
+from tf_lottery.config import ExperimentConfig, PruningConfig, StudyConfig
+from tf_lottery.figures.lenet import LENET_CLAIMS, rounds_at_pm
+
+
+def compare(summary):
+    return claims.compare(summary, LENET_CLAIMS)
 
 PM = {0: 100.0, 3: 51.3, 7: 21.1, 9: 13.5, 12: 7.0, 15: 3.6, 16: 2.9}
 
@@ -57,6 +64,23 @@ def test_markdown_lists_every_claim_with_its_verdict():
 
 
 def test_lenet_rounds_match_the_paper_ladder():
-    for label, k in LENET_ROUND.items():
+    labels = ["100", "51.3", "21.1", "13.5", "7.0", "3.6", "2.9", "1.9"]
+    rounds = rounds_at_pm(ExperimentConfig(), labels)
+    assert rounds == {"100": 0, "51.3": 3, "21.1": 7, "13.5": 9, "7.0": 12, "3.6": 15, "2.9": 16, "1.9": 18}
+    for label, k in rounds.items():
         pm = 100 * (265_200 * 0.8**k + 1_000 * 0.9**k) / 266_200
         assert pm == pytest.approx(float(label), abs=0.05)
+
+
+def test_claims_select_levels_by_measured_pm_not_round_number():
+    # With --fc-rate 0.3 round 7 is at Pm ~8%, not 21.1%: claims at 21.1% are not measured
+    # (they used to be computed at round 7 and labelled 21.1%).
+    cfg = ExperimentConfig(pruning=PruningConfig(fc_rate=0.3), study=StudyConfig(rounds=12))
+    pm = {k: 100 * (265_200 * 0.7**k + 1_000 * 0.9**k) / 266_200 for k in range(13)}
+    rows = synthetic(rounds={0: 100.0, 3: 51.3, 7: 21.1, 9: 13.5, 12: 7.0})
+    rows["pm"] = rows["round"].map(pm)
+    table = compare(rows).set_index("claim")
+    for claim in ("iterative-earlier-21", "ticket-vs-reinit-speed-21", "reinit-below-original-21",
+                  "ticket-51-faster"):
+        assert table.loc[claim, "verdict"] == NOT_MEASURED, claim
+    assert rounds_at_pm(cfg, ["21.1", "51.3", "100"]) == {"100": 0}  # no round within 2% of 21.1 or 51.3

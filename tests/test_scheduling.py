@@ -22,7 +22,7 @@ def test_the_longest_waiting_chain_comes_first():
 
 def test_stored_runs_are_skipped_and_their_dependents_ready():
     specs = plan(tiny_config())
-    graph = RunGraph(specs, stored=lambda key: key == RunSpec(0, "iterative", 0).key)
+    graph = RunGraph(specs, stored=lambda run: run.key == RunSpec(0, "iterative", 0).key)
     assert graph.remaining == len(specs) - 1
     assert RunSpec(0, "iterative", 1) in graph.ready()
 

@@ -7,7 +7,8 @@ import pytest
 from tf_lottery.pruning import masks
 from tf_lottery.models.registry import initial_weights
 from tf_lottery.pruning.unit_pruning import prune_units, unit_scores, weight_masks
-from tf_lottery.models.xor import XorTrainer, unit_mask_to_masks, xor_model
+from tf_lottery.models.xor import unit_mask_to_masks, xor_model
+from tf_lottery.training.xor_trainer import XorTrainer
 
 # Three units: unit 0 has big inputs / small output, unit 1 small inputs / big output,
 # unit 2 medium both (largest product).
@@ -87,12 +88,12 @@ def test_v1_xor_script_smoke(tmp_path):
 
     argv = ["--preset", "smoke", "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results"),
             *IN_THIS_PROCESS]
-    load_script("v1_xor").main(argv)
+    assert load_script("v1_xor").main(argv) == 0
     out = tmp_path / "results" / "v1_xor"
     for name in ("trials.csv.gz", "success_rates.csv", "success_by_width.png", "pruning_table.png",
                  "comparison.md", "comparison.csv", "run.json"):
         assert (out / name).is_file(), name
     record = json.loads((out / "run.json").read_text())
     assert record["preset"] == "smoke" and record["runs"]["trained"] == 19
-    load_script("v1_xor").main(argv)
+    assert load_script("v1_xor").main(argv) == 0
     assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0

@@ -1,28 +1,18 @@
-"""Command-line flags generated from the config dataclasses, and the study presets."""
+"""Command-line flags generated from the config dataclasses.
+
+A configuration is built in layers: the dataclass defaults, then the chosen model's paper
+protocol (`models/registry.py`), then the figure's preset, then explicit flags.
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import os
 
+from tf_lottery.execution.xla import XLA_CHOICES
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 
-_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningConfig, "study": StudyConfig}
-
-# Presets override defaults; explicit flags override presets. `paper` is the protocol.
-PRESETS: dict[str, dict] = {
-    "paper": {},
-    # Same protocol (50K iterations, full data, same rates); fewer trials, Pm levels and
-    # reinits: 105 runs, about an hour on a 2-core CPU.
-    "fast": {"trials": 3, "rounds": 16, "control_rounds": (3, 7, 9, 12, 15, 16), "reinits": 1},
-    # Tiny, for tests: 300 iterations, 1 trial, 2 rounds.
-    "smoke": {"iterations": 300, "trials": 1, "rounds": 2, "control_rounds": (2,), "reinits": 1},
-}
-PRESET_COST = {
-    "paper": "5 trials x (21 trunk + 20 one-shot + 120 reinit) = 805 runs of 50K iterations; ~8-9 h here",
-    "fast": "3 trials x (17 trunk + 6 one-shot + 12 reinit) = 105 runs of 50K iterations; ~1 h here",
-    "smoke": "6 runs of 300 iterations; under a minute",
-}
+LOTTERY_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningConfig, "study": StudyConfig}
 
 
 def _flag(name: str) -> str:
@@ -34,6 +24,10 @@ def _parse_list(kind: str):
     return lambda text: tuple(item(x) for x in text.split(",") if x.strip())
 
 
+def _help(text: str) -> str:
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
 def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type]) -> None:
     """One flag per dataclass field (the base seed is the separate flag --seed)."""
     for section, cls in sections.items():
@@ -41,7 +35,8 @@ def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type])
         for f in dataclasses.fields(cls):
             if f.name == "seed":
                 continue
-            meta, kw = f.metadata, {"default": None, "help": f"{f.metadata['help']} (default: {f.default})"}
+            meta = f.metadata
+            kw = {"default": None, "help": _help(f"{meta['help']} (default: {f.default})")}
             if isinstance(f.default, bool):
                 kw["action"] = argparse.BooleanOptionalAction
             elif "type" in meta:
@@ -76,6 +71,9 @@ def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> No
                                 "(all local GPUs), tpu, multiworker (TF_CONFIG).")
         group.add_argument("--tpu", default=None,
                            help="TPU for --strategy tpu: name, grpc:// address, or 'local' on a TPU VM.")
+        group.add_argument("--xla", choices=XLA_CHOICES, default="auto",
+                           help="Compile training with XLA: auto (yes, except conv nets on a CPU, where XLA's conv "
+                                "backward pass is pathologically slow), on, off.")
 
 
 def _check_execution(parser, options) -> None:
@@ -94,30 +92,37 @@ def _check_execution(parser, options) -> None:
 
 
 def parse_config(argv, description: str, sections: dict[str, type], presets: dict[str, dict],
-                 preset_cost: dict[str, str], make, data: bool = True, strategies: bool = True):
-    """Parse `argv` into (namespace of --preset/--store/--results[/--data-dir] and the
-    execution flags, config).
+                 preset_cost: dict[str, str], make, data: bool = True, strategies: bool = True,
+                 protocol=lambda chosen: {}):
+    """Parse `argv` into (namespace of --preset/--store/--results/--overwrite[/--data-dir]
+    and the execution flags, config).
 
     `make(section_instances, seed)` builds the config; it is validated if it has `validate()`.
+    `protocol(preset and explicit values)` gives the model protocol's values, which the
+    preset and explicit flags override.
     """
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=list(presets), default="paper",
-                        help="; ".join(f"{k}: {v}" for k, v in preset_cost.items()))
+                        help=_help("; ".join(f"{k}: {v}" for k, v in preset_cost.items())))
     if data:
         parser.add_argument("--data-dir", default=None,
                             help="Read data from this local folder (holding mnist/) instead of tensorflow-datasets; "
                                  "also set by TF_LOTTERY_DATA_DIR.")
     parser.add_argument("--store", default="runs", help="Folder of the resumable run store.")
-    parser.add_argument("--results", default="results", help="Folder for tables, figures and comparisons.")
+    parser.add_argument("--results", default="results", help="Folder for tables, figures and comparisons "
+                                                              "(results/<figure>/ inside it).")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace results of a larger preset in the results folder (refused otherwise).")
     add_execution_flags(parser, strategies)
     add_config_flags(parser, sections)
     args = vars(parser.parse_args(argv))
-    option_names = ("preset", "data_dir", "store", "results", "workers", "threads_per_worker", "gpus_per_worker",
-                    "ray_address", "strategy", "tpu")
+    option_names = ("preset", "data_dir", "store", "results", "overwrite", "workers", "threads_per_worker",
+                    "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)
-    chosen = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}
+    asked = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}
     try:
+        chosen = {**protocol(asked), **asked}
         built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
                                  if f.name in chosen and f.name != "seed"})
                  for section, cls in sections.items()}
@@ -129,7 +134,14 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     return options, cfg
 
 
-def parse(argv, description: str):
-    """Flags of the Lenet/MNIST lottery studies -> (options, ExperimentConfig)."""
-    return parse_config(argv, description, _SECTIONS, PRESETS, PRESET_COST,
-                        lambda sections, seed: ExperimentConfig(**sections, seed=seed))
+def model_protocol(asked: dict) -> dict:
+    """The paper protocol of the model asked for (or the default model)."""
+    from tf_lottery.models.registry import model_spec
+
+    return model_spec(asked.get("model", TrainingConfig.model)).protocol
+
+
+def parse(argv, description: str, presets: dict[str, dict], preset_cost: dict[str, str]):
+    """Flags of a lottery study -> (options, ExperimentConfig)."""
+    return parse_config(argv, description, LOTTERY_SECTIONS, presets, preset_cost,
+                        lambda sections, seed: ExperimentConfig(**sections, seed=seed), protocol=model_protocol)

@@ -1,9 +1,12 @@
 """Typed experiment configuration, mirrored from the paper's Figure 2 table.
 
-Every field has help text and becomes a command-line flag (see `cli.py`). The fields that
-change what a single training run computes are hashed into the store path, so finished
-runs are found again and reused by any study (preset) that needs them; fields that only
-choose *which* runs a study contains (trials, rounds, reinits) are not hashed.
+Every field has help text and becomes a command-line flag (see `cli.py`). A run's identity
+is every field that changes what the run computes (model, data, split, training, pruning,
+seed), with its value, whatever the defaults are, plus `RUN_SCHEMA`; it is hashed into the
+store path, so finished runs are found again and reused by any study (preset) that needs
+them and never confused with other work. Fields marked `identity=False` only choose how a
+run is executed (steps per compiled call, evaluation batch) or which runs a study contains
+(`StudyConfig`), so they are left out.
 """
 from __future__ import annotations
 
@@ -12,71 +15,127 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+# Bump when a change makes stored runs mean something else (a changed default still
+# changes the hash by itself; this covers changes of meaning the values do not show).
+# 2: identity covers every field's value, the model and the data set (was: changed fields only).
+RUN_SCHEMA = 2
+
 
 def option(default, help, **kw):
-    """A dataclass field with help text (and flag metadata: choices, list type)."""
+    """A dataclass field with help text and flag metadata (choices, list type, identity)."""
     return field(default=default, metadata={"help": help, **kw})
 
 
-def _changed(values: dict, defaults: dict) -> dict:
+def identity(obj) -> dict:
+    """The fields of a config dataclass (recursively) that define a run's result."""
     out = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            value = _changed(value, defaults.get(key, {}))
-            if value:
-                out[key] = value
-        elif key not in defaults or value != defaults[key]:
-            out[key] = value
+    for f in dataclasses.fields(obj):
+        if not f.metadata.get("identity", True):
+            continue
+        value = getattr(obj, f.name)
+        out[f.name] = identity(value) if dataclasses.is_dataclass(value) else value
     return out
 
 
-def changed_fields_hash(values: dict, defaults: dict) -> str:
-    """Hash of the fields that differ from their defaults, so adding a field whose default
-    changes nothing keeps every existing hash (and stored run) valid."""
-    canonical = json.dumps(_changed(values, defaults), sort_keys=True, default=list)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+def identity_hash(values: dict) -> str:
+    """A stable hash of a run identity (canonical JSON: sorted keys, tuples as lists)."""
+    canonical = json.dumps({"schema": RUN_SCHEMA, **values}, sort_keys=True, default=list)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _positive(**values) -> None:
+    bad = {k: v for k, v in values.items() if v < 1}
+    if bad:
+        raise ValueError(f"These settings must be >= 1: {bad}.")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = option("mnist", "Data set.")
+    dataset: str = option("mnist", "Data set (set by the model's protocol).")
     validation_size: int = option(5000, "Training examples held out for validation (paper: 5,000).")
     split_seed: int = option(0, "Seed of the validation hold-out (the same split for every trial).")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    model: str = option("lenet300_100", "Architecture.")
+    """Defaults are Lenet's protocol; each model's registry entry overrides them with its own."""
+
+    model: str = option("lenet300_100", "Architecture (see tf_lottery/models/registry.py).")
     iterations: int = option(50_000, "Training iterations per run (paper: 50K for Lenet).")
-    batch_size: int = option(60, "Global batch size (paper: 60).")
-    optimizer: str = option("adam", "Optimizer: adam or sgd.", choices=("adam", "sgd"))
+    batch_size: int = option(60, "Global batch size (paper: 60 for Lenet and Conv-2/4/6).")
+    optimizer: str = option("adam", "Optimizer: adam, sgd, or momentum (SGD with momentum).",
+                            choices=("adam", "sgd", "momentum"))
     learning_rate: float = option(1.2e-3, "Learning rate (paper: Adam 1.2e-3 for Lenet).")
     adam_epsilon: float = option(1e-8, "Adam epsilon; the paper is silent, its authors' TF1 code used tf.train.AdamOptimizer's 1e-8.")
-    eval_every: int = option(100, "Evaluate validation and test loss/accuracy every this many iterations.")
+    momentum: float = option(0.9, "Momentum of --optimizer momentum (paper: 0.9 for VGG-19 and ResNet-20).")
+    weight_decay: float = option(0.0, "L2 weight decay added to every weight's gradient, as in SGD(weight_decay) of the "
+                                      "authors' later code (paper: 1e-4 for VGG-19 and ResNet-20; 0 elsewhere).")
+    lr_drops: tuple = option((), "Iterations at which the learning rate is multiplied by --lr-drop-factor.",
+                             type="int_list")
+    lr_drop_factor: float = option(0.1, "Factor of each learning-rate drop (paper: divide by 10).")
+    warmup_iterations: int = option(0, "Linear learning-rate warmup from 0 over this many iterations (0: none).")
+    dropout: float = option(0.0, "Dropout rate of the models that have dropout layers (0: none).")
+    augment: bool = option(False, "Random horizontal flips and 4-pixel pad-and-crop, in-graph, seeded per run.")
+    eval_every: int = option(100, "Evaluate validation (and, where a figure needs it, test) every this many iterations.")
     steps_per_call: int = option(
-        100, "Training steps per compiled call; evaluation happens only at call ends, so it must divide eval_every."
-    )
+        100, "Training steps per compiled call; evaluation happens only at call ends, so it must divide eval_every.",
+        identity=False)
+    eval_batch_size: int = option(10_000, "Examples per evaluation batch (bounds evaluation memory).", identity=False)
+
+    def validate(self) -> None:
+        """The step arithmetic every trainer relies on; checked by the trainer itself."""
+        _positive(iterations=self.iterations, batch_size=self.batch_size, eval_every=self.eval_every,
+                  steps_per_call=self.steps_per_call, eval_batch_size=self.eval_batch_size)
+        if self.eval_every % self.steps_per_call or self.iterations % self.eval_every:
+            raise ValueError(
+                f"steps_per_call ({self.steps_per_call}) must divide eval_every ({self.eval_every}), "
+                f"which must divide iterations ({self.iterations})."
+            )
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.dropout < 1:
+            raise ValueError("weight_decay must be >= 0, momentum and dropout in [0, 1).")
+        if not all(0 < d < self.iterations for d in self.lr_drops) or list(self.lr_drops) != sorted(set(self.lr_drops)):
+            raise ValueError(f"lr_drops must be increasing iterations within 1..{self.iterations - 1}, "
+                             f"got {self.lr_drops}.")
+        if not 0 <= self.warmup_iterations <= self.iterations:
+            raise ValueError(f"warmup_iterations must be in 0..{self.iterations}, got {self.warmup_iterations}.")
+
+
+PRUNING_GROUPS = ("conv", "fc", "output")
 
 
 @dataclass(frozen=True)
 class PruningConfig:
+    conv_rate: float = option(0.0, "Fraction of surviving conv weights pruned per round (paper: 10-20%).")
     fc_rate: float = option(0.2, "Fraction of surviving fully connected weights pruned per round (paper: 20%).")
-    output_rate: float = option(0.1, "Rate for the output layer (paper: half the fc rate).")
-    scope: str = option("layerwise", "layerwise: each layer by its own magnitudes; global: pooled.",
-                    choices=("layerwise", "global"))
+    output_rate: float = option(0.1, "Rate for the output layer (paper: half the fc rate; 0 for VGG and ResNet).")
+    scope: str = option("layerwise", "layerwise: each layer by its own magnitudes; global: pooled over "
+                                     "--global-groups.", choices=("layerwise", "global"))
+    global_groups: tuple = option(("conv", "fc"), "Groups pooled by --scope global (they must share one rate); "
+                                                  "other groups stay layer-wise.", type="str_list")
+    ignore: tuple = option((), "Weight-name patterns (fnmatch) never pruned, e.g. '*shortcut*'.", type="str_list")
+    method: str = option("magnitude", "How a round chooses the weights to remove (tf_lottery/pruning/strategies.py).",
+                         choices=("magnitude", "random"))
+    reset: str = option("init", "What survivors restart from after each round: init (Strategy 1, theta_0) or "
+                                "continue (Strategy 2, keep training the trained weights).",
+                        choices=("init", "continue"))
 
-    def rates(self, groups: dict[str, str]) -> dict[str, float]:
-        """Per-weight rates from the rate groups a model declares."""
-        by_group = {"fc": self.fc_rate, "output": self.output_rate}
-        unknown = set(groups.values()) - set(by_group)
+    def group_rates(self) -> dict[str, float]:
+        return {"conv": self.conv_rate, "fc": self.fc_rate, "output": self.output_rate}
+
+    def validate(self) -> None:
+        for name, rate in self.group_rates().items():
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{name}_rate must be in [0, 1), got {rate}.")
+        unknown = set(self.global_groups) - set(PRUNING_GROUPS)
         if unknown:
-            raise ValueError(f"No pruning rate configured for groups {sorted(unknown)}.")
-        return {name: by_group[g] for name, g in groups.items()}
+            raise ValueError(f"Unknown global_groups {sorted(unknown)}; use {', '.join(PRUNING_GROUPS)}.")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """Which runs a study contains; not part of the run hash."""
+    """Which runs a study contains; not part of a run's identity."""
 
     trials: int = option(5, "Independent trials (fresh theta_0 each; paper: 5).")
     rounds: int = option(20, "Iterative pruning rounds after round 0 (paper's Lenet ladder: 0..20).")
@@ -102,27 +161,13 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     pruning: PruningConfig = field(default_factory=PruningConfig)
-    study: StudyConfig = field(default_factory=StudyConfig)
-    seed: int = 0
+    study: StudyConfig = field(default_factory=StudyConfig, metadata={"identity": False})
+    seed: int = option(0, "Base seed of every derived seed.")
 
     def validate(self) -> None:
-        t = self.training
-        positive = {"iterations": t.iterations, "batch_size": t.batch_size, "eval_every": t.eval_every,
-                    "steps_per_call": t.steps_per_call, "trials": self.study.trials,
-                    "validation_size": self.data.validation_size}
-        bad = {k: v for k, v in positive.items() if v < 1}
-        if bad:
-            raise ValueError(f"These settings must be >= 1: {bad}.")
-        if t.eval_every % t.steps_per_call or t.iterations % t.eval_every:
-            raise ValueError(
-                f"steps_per_call ({t.steps_per_call}) must divide eval_every ({t.eval_every}), "
-                f"which must divide iterations ({t.iterations})."
-            )
-        if t.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {t.learning_rate}.")
-        for name in ("fc_rate", "output_rate"):
-            if not 0.0 <= getattr(self.pruning, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self.pruning, name)}.")
+        self.training.validate()
+        self.pruning.validate()
+        _positive(trials=self.study.trials, validation_size=self.data.validation_size)
         if self.study.rounds < 0 or self.study.reinits < 0:
             raise ValueError("rounds and reinits must be >= 0.")
         unknown = set(self.study.reinit_strategies) - {"iterative", "oneshot"}
@@ -131,16 +176,11 @@ class ExperimentConfig:
         self.study.levels()
 
     def run_defining(self) -> dict:
-        """Everything that changes a run's result (the study plan does not)."""
-        return {
-            "data": dataclasses.asdict(self.data),
-            "training": {k: v for k, v in dataclasses.asdict(self.training).items() if k != "steps_per_call"},
-            "pruning": dataclasses.asdict(self.pruning),
-            "seed": self.seed,
-        }
+        """Everything that changes a run's result (the study plan and execution do not)."""
+        return identity(self)
 
     def run_hash(self) -> str:
-        return changed_fields_hash(self.run_defining(), ExperimentConfig().run_defining())
+        return identity_hash(self.run_defining())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,9 +1,11 @@
 """What produced a results folder: command, configuration, seeds, versions, machine, time."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
+import subprocess
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
@@ -11,6 +13,33 @@ from pathlib import Path
 
 PACKAGES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "tensorflow-datasets", "numpy", "pandas",
             "seaborn", "matplotlib", "ray")
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> dict:
+    """The git commit of this checkout and whether its code differs from it (uncommitted
+    changes or new files in the package, scripts or benchmarks)."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--", "tf_lottery", "reproductions", "benchmarks", "pyproject.toml"))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown (not a git checkout)", "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def relative_to_project(path) -> str:
+    """A path as recorded in results: relative to the project when it is near it, so that
+    run.json does not carry one machine's absolute paths."""
+    path = Path(path).resolve()
+    rel = os.path.relpath(path, PROJECT_ROOT)
+    return rel if not rel.startswith("../../") else f"<outside the project>/{path.name}"
 
 
 def package_versions() -> dict[str, str]:
@@ -42,6 +71,7 @@ def write_run_json(path: Path, **fields) -> dict:
         "command": " ".join([Path(sys.executable).name] + sys.argv),
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **fields,
+        "code_version": code_version(),
         "packages": package_versions(),
         "machine": machine(),
     }

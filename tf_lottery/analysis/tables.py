@@ -1,6 +1,9 @@
 """Tidy tables from stored runs: one row per run (summary) and per evaluation (curves).
 
 Accuracies are fractions in [0, 1]; `pm` is the percent of prunable weights remaining.
+Test accuracies at the early-stop iteration and at the end come with every run; test
+curves only with the runs a figure plots as curves (NaN elsewhere in `curves.csv`).
+Diverged runs are rows with `diverged` true and NaN metrics.
 The trunk's round 0 is also every strategy's unpruned starting point, so in studies with
 one-shot runs it is listed under `oneshot` as well (same run, same numbers) to make each
 strategy's line start at Pm = 100%.
@@ -25,6 +28,8 @@ SUMMARY_COLUMNS = RUN_COLUMNS + [
     "reinit_seed",
     "seconds",
     "key",
+    "noise_seed",
+    "diverged",
 ]
 
 
@@ -32,6 +37,10 @@ def _rows(store: RunStore, specs: list[RunSpec]):
     has_oneshot = any(spec.strategy == "oneshot" for spec in specs)
     for spec in specs:
         m = store.metrics(spec.key)
+        n = len(m["curves"]["iteration"])
+        test = store.part(spec.key, "test_curve") if store.has_part(spec.key, "test_curve") else \
+            {"test_loss": [float("nan")] * n, "test_acc": [float("nan")] * n}
+        m["curves"] = {**m["curves"], **test}
         yield m
         if has_oneshot and spec.strategy == "iterative" and spec.round == 0:
             yield {**m, "strategy": "oneshot"}
@@ -41,23 +50,18 @@ def summary_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
     rows = []
     for m in _rows(store, specs):
         c = m["curves"]
-        es = c["iteration"].index(m["early_stop_iter"])
+        es = c["iteration"].index(m["early_stop_iter"]) if m["early_stop_iter"] in c["iteration"] else None
         rows.append({
             **{k: m[k] for k in RUN_COLUMNS},
-            "early_stop_iter": m["early_stop_iter"],
-            "val_loss_early_stop": c["val_loss"][es],
-            "test_acc_early_stop": c["test_acc"][es],
-            "train_acc_early_stop": m["train_acc_early_stop"],
-            "test_acc_end": c["test_acc"][-1],
-            "train_acc_end": m["train_acc_end"],
-            "init_seed": m["init_seed"],
-            "order_seed": m["order_seed"],
+            **{k: m[k] for k in ("early_stop_iter", "test_acc_early_stop", "train_acc_early_stop", "test_acc_end",
+                                 "train_acc_end", "init_seed", "order_seed", "seconds", "key", "noise_seed",
+                                 "diverged")},
+            "val_loss_early_stop": float("nan") if es is None else c["val_loss"][es],
             "reinit_seed": m.get("reinit_seed"),
-            "seconds": m["seconds"],
-            "key": m["key"],
         })
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     df["reinit_seed"] = df["reinit_seed"].astype("Int64")
+    df["early_stop_iter"] = df["early_stop_iter"].astype("Int64")
     return df.sort_values(["strategy", "control", "round", "trial", "reinit"], ignore_index=True)
 
 

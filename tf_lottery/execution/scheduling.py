@@ -2,7 +2,7 @@
 
 A study is a list of runs, each with a `key` and dependencies (runs whose stored outputs
 it reads; by default `run.dependencies()`). A run is ready when everything it depends on
-is stored. Among ready runs, the one heading the longest chain of runs that wait on it
+is stored (`stored(run)` says whether a run is). Among ready runs, the one heading the longest chain of runs that wait on it
 goes first (the iterative trunks), so that chain never waits behind controls; ties go in
 plan order. Which worker trains a run never changes its result: every run reads its inputs
 from the store and its seeds from its key.
@@ -20,13 +20,13 @@ class Run(Protocol):
 class RunGraph:
     """Which runs are stored, running, ready or waiting. Pure bookkeeping, no I/O."""
 
-    def __init__(self, runs: Sequence[Run], stored: Callable[[str], bool], dependencies: Callable | None = None):
+    def __init__(self, runs: Sequence[Run], stored: Callable[[object], bool], dependencies: Callable | None = None):
         self.order = {run: i for i, run in enumerate(runs)}
         self.deps = {run: list((dependencies or type(run).dependencies)(run)) for run in runs}
         missing = {d for ds in self.deps.values() for d in ds if d not in self.order}
         if missing:
             raise ValueError(f"Runs depend on runs missing from the plan: {sorted(d.key for d in missing)}.")
-        self.done = {run for run in runs if stored(run.key)}
+        self.done = {run for run in runs if stored(run)}
         self.todo = [run for run in runs if run not in self.done]
         self.running: set = set()
         dependents: dict = {run: [] for run in runs}
@@ -100,7 +100,7 @@ class InProcess:
         return run, self.executor.execute(run)
 
 
-def run_graph(runs: Sequence[Run], stored: Callable[[str], bool], backend: Backend,
+def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Backend,
               describe: Callable[[object, dict], str], log: Callable[[str], None],
               guess_seconds_per_run: float, what: str = "runs", dependencies: Callable | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.

@@ -1,12 +1,23 @@
-"""A resumable, crash-safe store of finished runs.
+"""A resumable, crash-safe store of finished runs, safe to share between processes.
 
-Layout: <root>/<experiment>-<run hash>/config.json, and one folder per run key holding
-`metrics.json` plus any arrays (`<name>.npz`). A run folder is written under a temporary
-name and renamed when complete, so a killed process leaves either a whole run or nothing
-(a stale temporary folder is ignored and replaced).
+Layout: <root>/<experiment>-<identity hash>/config.json (the identity the hash stands
+for), and one folder per run key holding `metrics.json` plus any arrays (`<name>.npz`).
+
+- Identity: opening a store whose `config.json` differs from the identity asking for it is
+  refused (`StoreMismatch`); stores of an older `RUN_SCHEMA` live under other hashes and
+  are reported as unused.
+- Commit point: a run is written, every file fsynced, into a temporary folder that is then
+  renamed to its key: the rename is the last write, so a killed process or a power loss
+  leaves a whole run or none. `metrics.json` holds each array file's SHA-256, checked on
+  load (`StoreCorrupt` names the folder to delete).
+- Races: first writer wins. The rename fails if the run is already there, and the loser
+  discards its copy; a stored run is never replaced, so readers are never disturbed.
+  Parts added later (a test curve) are linked into place the same way.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import shutil
@@ -15,18 +26,53 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_lottery.config import ExperimentConfig
+from tf_lottery.analysis.provenance import code_version
+from tf_lottery.config import RUN_SCHEMA, identity_hash
 
 _METRICS = "metrics.json"
 
 
+class StoreMismatch(ValueError):
+    """A store folder holds runs of another configuration than the one asking for it."""
+
+
+class StoreCorrupt(RuntimeError):
+    """A stored run is damaged (truncated or altered files)."""
+
+
+def _canonical(obj):
+    return json.loads(json.dumps(obj, sort_keys=True, default=list))
+
+
 class RunStore:
-    def __init__(self, root, experiment: str, config: ExperimentConfig):
-        self.dir = Path(root) / f"{experiment}-{config.run_hash()}"
+    def __init__(self, root, experiment: str, config, log=print):
+        """`config.run_defining()` is the identity every run in this store shares."""
+        identity = _canonical({"schema": RUN_SCHEMA, "experiment": experiment, **config.run_defining()})
+        self.dir = Path(root) / f"{experiment}-{identity_hash(config.run_defining())}"
         self.dir.mkdir(parents=True, exist_ok=True)
         config_file = self.dir / "config.json"
         if not config_file.exists():
-            _write_json_atomic(config_file, config.run_defining())
+            _commit_file(self.dir, config_file.name, json.dumps(identity, indent=1).encode())
+        stored = _read_json(config_file)
+        if stored != identity:
+            changed = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+            raise StoreMismatch(f"{self.dir} holds runs of another configuration (differs in {changed}). "
+                                "It was changed by hand or written by an incompatible version; use another --store "
+                                "or delete that folder.")
+        self._report_old_schemas(Path(root), experiment, log)
+
+    @staticmethod
+    def _report_old_schemas(root: Path, experiment: str, log) -> None:
+        old = []
+        for path in root.glob(f"{experiment}-*/config.json"):
+            try:
+                if json.loads(path.read_text()).get("schema", 1) < RUN_SCHEMA:
+                    old.append(path.parent.name)
+            except (OSError, ValueError):
+                continue
+        if old:
+            log(f"Note: {len(old)} store folder(s) in {root} come from an older, incompatible version of tf_lottery "
+                f"(run schema < {RUN_SCHEMA}) and are not used: {', '.join(sorted(old))}. Delete them to free space.")
 
     def _run_dir(self, key: str) -> Path:
         return self.dir / key
@@ -37,35 +83,96 @@ class RunStore:
     def keys(self) -> list[str]:
         return sorted(str(p.parent.relative_to(self.dir)) for p in self.dir.rglob(_METRICS))
 
-    def save(self, key: str, metrics: dict, arrays: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+    def save(self, key: str, metrics: dict, arrays: dict[str, dict[str, np.ndarray]] | None = None) -> bool:
+        """Store a finished run; False if another writer stored it first (its copy stays)."""
         final = self._run_dir(key)
+        if self.has(key):
+            return False
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
+        files = {}
         for name, values in (arrays or {}).items():
-            np.savez(tmp / f"{name}.npz", **{k.replace("/", "|"): v for k, v in values.items()})
-        _write_json_atomic(tmp / _METRICS, metrics)
-        if final.exists():  # an earlier incomplete attempt (no metrics.json), or a rerun
-            shutil.rmtree(final, ignore_errors=True)
+            path = tmp / f"{name}.npz"
+            with open(path, "wb") as f:
+                np.savez(f, **{k.replace("/", "|"): v for k, v in values.items()})
+                f.flush()
+                os.fsync(f.fileno())
+            files[path.name] = _sha256(path)
+        record = {**metrics, "files": files, "code_version": code_version()}
+        _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
+        _fsync_dir(tmp)
         try:
-            os.replace(tmp, final)
-        except OSError:
-            if not self.has(key):
+            os.rename(tmp, final)  # the commit point
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-            shutil.rmtree(tmp)  # another worker stored the same (deterministic) run first
+            if not self.has(key):
+                raise StoreCorrupt(f"{final} is an incomplete run folder; delete it and rerun.") from None
+            return False  # another writer stored the same (deterministic) run first
+        _fsync_dir(final.parent)
+        return True
 
     def metrics(self, key: str) -> dict:
-        with open(self._run_dir(key) / _METRICS) as f:
-            return json.load(f)
+        return _read_json(self._run_dir(key) / _METRICS)
 
     def arrays(self, key: str, name: str) -> dict[str, np.ndarray]:
-        with np.load(self._run_dir(key) / f"{name}.npz") as data:
+        path = self._run_dir(key) / f"{name}.npz"
+        expected = self.metrics(key).get("files", {}).get(path.name)
+        if expected is None or not path.is_file() or _sha256(path) != expected:
+            raise StoreCorrupt(f"{path} is missing or damaged (checksum mismatch). Delete {path.parent} and run the "
+                               "same command again to retrain it.")
+        with np.load(path) as data:
             return {k.replace("|", "/"): data[k] for k in data.files}
 
+    # -- parts added to a stored run later (first writer wins) -------------------------------
+    def has_part(self, key: str, name: str) -> bool:
+        return (self._run_dir(key) / f"{name}.json").is_file()
 
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
+    def save_part(self, key: str, name: str, obj: dict) -> bool:
+        if not self.has(key):
+            raise KeyError(f"Run {key} is not stored; parts are added to stored runs.")
+        return _commit_file(self._run_dir(key), f"{name}.json", json.dumps(obj).encode())
+
+    def part(self, key: str, name: str) -> dict:
+        return _read_json(self._run_dir(key) / f"{name}.json")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise StoreCorrupt(f"{path} is damaged ({e}). Delete {path.parent} and rerun.") from None
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _commit_file(folder: Path, name: str, data: bytes) -> bool:
+    """Write `folder/name` whole or not at all; False if it already exists (first writer wins)."""
+    tmp = folder / f".{name}.{uuid.uuid4().hex[:8]}"
+    _write_synced(tmp, data)
+    try:
+        os.link(tmp, folder / name)  # fails if the name exists: never replaces
+        _fsync_dir(folder)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()

@@ -1,77 +1,41 @@
-"""The pipeline shared by the reproduction scripts: flags -> data -> runs -> tables -> files."""
+"""The one pipeline every reproduction script runs: flags -> runs -> store -> report.
+
+    run_figure(FIGURE, argv)
+
+parses the figure's flags (model protocol, preset, explicit flags), trains whatever runs
+the figure needs that are not stored (in this process or on Ray workers), then lets the
+figure write its tables, plots and comparison, and writes `run.json`. User errors (bad
+data, a mismatched store, results of a larger preset in the way) print one clear message
+and exit with status 2, without a traceback.
+"""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
-
 from tf_lottery import cli
-
-from tf_lottery.execution import distribute
-
 from tf_lottery.analysis import provenance
-
-from tf_lottery.analysis import tables
-from tf_lottery.config import ExperimentConfig
-from tf_lottery.data.datasets import load_dataset, resolve_data_dir
-from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, describe_run, plan, with_dependencies
+from tf_lottery.data.datasets import DataError, resolve_data_dir
+from tf_lottery.execution import distribute
 from tf_lottery.execution.scheduling import InProcess, run_graph
-from tf_lottery.execution.store import RunStore
+from tf_lottery.execution.store import RunStore, StoreCorrupt, StoreMismatch
+from tf_lottery.figures.spec import Figure, FigureContext
+
+EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
 
 
-@dataclass
-class Study:
-    cfg: ExperimentConfig
-    options: object
-    store: RunStore
-    specs: list[RunSpec]
-    summary: pd.DataFrame
-    curves: pd.DataFrame
-    out: Path
-    started: float
-    stats: dict
-    data_source: str
-
-    @property
-    def label(self) -> str:
-        """Figure-title label; anything but the paper preset is marked as reduced."""
-        p = self.options.preset
-        return "paper protocol" if p == "paper" else f"REDUCED: '{p}' preset"
-
-    def write_tables(self) -> None:
-        self.summary.to_csv(self.out / "summary.csv", index=False)
-        self.curves.to_csv(self.out / "curves.csv", index=False)
-
-    def write_run_json(self, **extra) -> dict:
-        return provenance.write_run_json(
-            self.out / "run.json",
-            preset=self.options.preset,
-            reduced=self.options.preset != "paper",
-            config=self.cfg.to_dict(),
-            run_hash=self.cfg.run_hash(),
-            store=str(self.store.dir),
-            data_source=self.data_source,
-            seeds={
-                "base_seed": self.cfg.seed,
-                "split_seed": self.cfg.data.split_seed,
-                **{f"{kind}_by_trial": {int(t): int(v) for t, v in self.summary.groupby("trial")[kind].first().items()}
-                   for kind in ("init_seed", "order_seed")},
-                "reinit_seeds": "per run, column reinit_seed of summary.csv",
-            },
-            runs=self.stats,
-            execution=execution_record(self.options),
-            wall_seconds=round(time.perf_counter() - self.started, 1),
-            training_seconds_of_all_runs=round(float(self.summary.drop_duplicates("key")["seconds"].sum()), 1),
-            **extra,
-        )
+class ResultsInTheWay(ValueError):
+    """The results folder holds results of a larger preset."""
 
 
-EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu")
+class SettingsError(ValueError):
+    """Settings that parse but do not fit together with the model."""
 
 
 def execution_record(options) -> dict:
@@ -84,55 +48,99 @@ def configure_process(options) -> None:
         distribute.limit_threads(options.threads_per_worker)
 
 
-def train_runs(runs, store: RunStore, factory: Callable, options, describe: Callable, log=print,
-               **graph_options) -> tuple[dict, str | None]:
+def train_runs(runs, store: RunStore, is_stored: Callable, factory: Callable, options, describe: Callable,
+               log=print, **graph_options) -> tuple[dict, str | None]:
     """Train the missing `runs` in this process (--workers 1) or on Ray workers.
 
     `factory()` builds the executor (an object with `execute(run)` and `data_source`); on
     Ray each worker calls it once in its own process. `graph_options` go to `run_graph`.
     Returns (run counts, data source). Call `configure_process` first.
     """
+    stored = functools.partial(is_stored, store)
     if options.workers == 1:
         executor = factory()
-        return run_graph(runs, store.has, InProcess(executor), describe, log, **graph_options), \
+        return run_graph(runs, stored, InProcess(executor), describe, log, **graph_options), \
             getattr(executor, "data_source", None)
     from tf_lottery.execution.ray_workers import RayWorkers  # Ray is only needed for several workers
 
     with RayWorkers(factory, options.workers, options.threads_per_worker, store, options.ray_address, log,
                     gpus=options.gpus_per_worker) as backend:
-        return run_graph(runs, store.has, backend, describe, log, **graph_options), backend.data_source
+        return run_graph(runs, stored, backend, describe, log, **graph_options), backend.data_source
 
 
-def lottery_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None) -> LotteryExperiment:
-    """Everything one process needs to train Lenet lottery runs (built in each worker)."""
-    dataset = load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
-    return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy)
+def check_results_folder(out: Path, presets: dict, options) -> None:
+    """Refuse to replace results of a larger preset (presets are listed largest first)."""
+    previous = out / "run.json"
+    if options.overwrite or not previous.is_file():
+        return
+    try:
+        old = json.loads(previous.read_text()).get("preset")
+    except ValueError:
+        return
+    order = list(presets)
+    if old in order and order.index(old) < order.index(options.preset):
+        raise ResultsInTheWay(f"{out} holds results of the larger '{old}' preset. Write the '{options.preset}' "
+                              f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
 
 
-def run_study(argv, figure: str, description: str,
-              select: Callable[[ExperimentConfig], list[RunSpec]] = plan) -> Study:
-    """Parse flags, train whatever `select` needs that is not stored, and build the tables."""
-    started = time.perf_counter()
-    options, cfg = cli.parse(argv, description)
-    print(f"{figure}: preset '{options.preset}', run hash {cfg.run_hash()}, {options.workers} worker(s)", flush=True)
+def data_source_record(source: str | None) -> str | None:
+    """A data source for run.json: the source kind, or a local folder relative to the project."""
+    if source and Path(source).exists():
+        return f"local folder {provenance.relative_to_project(source)}"
+    return source
+
+
+def run_figure(figure: Figure, argv=None) -> int:
+    """Reproduce `figure`; returns the exit status (0, or 2 after a user error)."""
+    kind = figure.kind
+    options, cfg = cli.parse_config(argv, figure.description, kind.sections, figure.presets, figure.preset_cost,
+                                    kind.make_config, data=kind.data, strategies=kind.strategies,
+                                    protocol=kind.protocol)
+    try:
+        _run_figure(figure, options, cfg)
+    except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, SettingsError) as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+def _run_figure(figure: Figure, options, cfg) -> None:
+    started, kind = time.perf_counter(), figure.kind
+    out = Path(options.results) / figure.name
+    check_results_folder(out, figure.presets, options)
+    print(f"{figure.name}: preset '{options.preset}', run hash {cfg.run_hash()}, {options.workers} worker(s)",
+          flush=True)
     configure_process(options)
     strategy = None
-    if options.strategy != "default":
+    if getattr(options, "strategy", "default") != "default":
         strategy = distribute.make_strategy(options.strategy, options.tpu)
         if not distribute.is_chief(strategy):  # every worker trains every run; only the chief keeps results
             task = strategy.cluster_resolver.task_id
             options.store = str(Path(options.store) / f".worker{task}")
-            options.results = tempfile.mkdtemp(prefix=f"tf_lottery-worker{task}-")
-    store = RunStore(options.store, cfg.training.model, cfg)
-    specs = with_dependencies(select(cfg))
+            out = Path(tempfile.mkdtemp(prefix=f"tf_lottery-worker{task}-")) / figure.name
     # Absolute, and the environment variable read here: workers on a Ray cluster share
     # neither this process's working directory nor its environment.
-    data_dir = resolve_data_dir(options.data_dir)
-    factory = functools.partial(lottery_executor, cfg, data_dir and data_dir.resolve(), Path(options.store).resolve(),
-                                strategy)
-    stats, source = train_runs(specs, store, factory, options, describe_run,
-                               guess_seconds_per_run=LotteryExperiment.guess_seconds_per_run(cfg))
-    out = Path(options.results) / figure
+    data_dir = resolve_data_dir(options.data_dir) if kind.data else None
+    data_dir = data_dir and data_dir.resolve()
+    try:  # a clear error here rather than inside every worker (one process reads the data itself)
+        kind.check(cfg, data_dir, load_data=options.workers > 1)
+    except DataError:
+        raise
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+    store = RunStore(options.store, kind.store_name(cfg), cfg)
+    curves = figure.curve_runs(cfg)
+    runs = kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
+                                   for r in figure.select(cfg)])
+    factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
+                                getattr(options, "xla", "auto"))
+    stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe,
+                               **kind.graph_options(cfg))
     out.mkdir(parents=True, exist_ok=True)
-    return Study(cfg, options, store, specs, tables.summary_table(store, specs), tables.curves_table(store, specs),
-                 out, started, stats, source)
+    extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
+    provenance.write_run_json(
+        out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
+        config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=provenance.relative_to_project(store.dir),
+        data_source=data_source_record(source), runs=stats, execution=execution_record(options),
+        wall_seconds=round(time.perf_counter() - started, 1), **extra)
+    print(f"Results in {out}")

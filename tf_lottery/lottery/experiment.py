@@ -1,31 +1,32 @@
 """The lottery-ticket experiment: one iterative trunk per trial and control branches.
 
-Trunk (the paper's Strategy 1): theta_0 -> train -> prune the surviving weights of each
-layer by magnitude -> reset survivors to theta_0 -> train ... Each trunk round stores its
-mask and trained weights. Branches read them:
+Trunk: theta_0 -> train -> prune (`PruningPlan`: layer-wise or global, by magnitude or at
+random) -> restart the survivors (`RESETS`: from theta_0, the paper's Strategy 1, or from
+the trained weights, Strategy 2) -> train ... Each trunk round stores its mask and trained
+weights. Branches read them:
 - reinit: the same mask, a fresh theta_0' from the same initializer (own recorded seed);
 - oneshot: prune the trained round-0 network straight to round k's per-layer counts,
   reset to theta_0 (and its own reinit controls).
 Every run is stored on completion and skipped when already stored, so a study resumes
-where it stopped, and any subset of runs can be requested (dependencies run first).
+where it stopped, and any subset of runs can be requested (dependencies run first). A
+diverged run is stored as such, and so are the runs built on it (without training).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
-from tf_lottery.pruning import masks
-
-from tf_lottery.pruning import rules as pruning
-
-from tf_lottery.execution import scheduling
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import Dataset
-from tf_lottery.models.registry import build_model, initial_weights
-from tf_lottery.seeds import derive_seed
+from tf_lottery.execution import scheduling
 from tf_lottery.execution.store import RunStore
+from tf_lottery.execution.xla import use_xla
+from tf_lottery.models.registry import build_model, initial_weights
+from tf_lottery.pruning import masks
+from tf_lottery.pruning.strategies import RESETS, PruningPlan
+from tf_lottery.seeds import derive_seed
 from tf_lottery.training.trainer import Trainer
 
 STRATEGIES = ("iterative", "oneshot")
@@ -39,6 +40,9 @@ class RunSpec:
     round: int
     control: str = "ticket"  # ticket | reinit
     reinit: int = 0  # index of the reinitialization (0 for tickets)
+    # Whether a figure needs this run's test accuracy at every evaluation (not part of
+    # the run's identity: a stored run without it gets its curve added when needed).
+    test_curve: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES or self.control not in CONTROLS:
@@ -81,13 +85,13 @@ def plan(cfg: ExperimentConfig) -> list[RunSpec]:
 
 def with_dependencies(specs: list[RunSpec]) -> list[RunSpec]:
     """`specs` plus everything they need, each run after its dependencies."""
-    ordered, seen = [], set()
+    ordered, seen, asked = [], set(), {spec: spec for spec in specs}
 
     def visit(spec):
         if spec in seen:
             return
         for dep in spec.dependencies():
-            visit(dep)
+            visit(asked.get(dep, dep))
         seen.add(spec)
         ordered.append(spec)
 
@@ -103,7 +107,8 @@ class LotteryExperiment:
     # (one worker thread on this 2-core CPU: about 1,000 steps/s with evaluation).
     ASSUMED_STEPS_PER_SECOND = 1000.0
 
-    def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=None):
+    def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=None,
+                 xla: str = "auto"):
         cfg.validate()
         self.cfg, self.store = cfg, store
         self.log = log or (lambda message: print(message, flush=True))
@@ -111,10 +116,11 @@ class LotteryExperiment:
         self.data_source = dataset.source
         input_shape = dataset.train.x.shape[1:]
         with self.strategy.scope():
-            self.model, self.groups = build_model(cfg.training.model, input_shape, dataset.num_classes)
-        self.trainer = Trainer(self.model, dataset, cfg.training, self.strategy)
-        self.rates = cfg.pruning.rates(self.groups)
-        self.schedules = {name: pruning.LotterySchedule(rate) for name, rate in self.rates.items()}
+            self.model, self.groups = build_model(cfg.training.model, input_shape, dataset.num_classes,
+                                                  cfg.training.dropout)
+        self.trainer = Trainer(self.model, dataset, cfg.training, self.strategy, jit=use_xla(xla, self.groups))
+        self.plan = PruningPlan.from_config(cfg.pruning, self.groups)
+        self.reset_to = RESETS[cfg.pruning.reset]
 
     # -- seeds ---------------------------------------------------------------------
     def init_seed(self, trial: int) -> int:
@@ -122,6 +128,13 @@ class LotteryExperiment:
 
     def order_seed(self, trial: int) -> int:
         return derive_seed(self.cfg.seed, "data-order", trial)
+
+    def noise_seed(self, trial: int) -> int:
+        """Dropout and augmentation: shared by a trial's runs, like the data order."""
+        return derive_seed(self.cfg.seed, "noise", trial)
+
+    def prune_seed(self, trial: int, strategy: str, rnd: int) -> int:
+        return derive_seed(self.cfg.seed, "prune", trial, strategy, rnd)
 
     def reinit_seed(self, spec: RunSpec) -> int:
         return derive_seed(self.cfg.seed, "reinit", spec.trial, spec.strategy, spec.round, spec.reinit)
@@ -144,81 +157,133 @@ class LotteryExperiment:
             if self.store.has(spec.key):
                 return self.store.arrays(spec.key, "mask")
             previous = RunSpec(spec.trial, "iterative", spec.round - 1)
-            return self.prune_round(self.store.arrays(previous.key, "final"), self.mask_for(previous))
+            return self.plan.prune(self.store.arrays(previous.key, "final"), self.mask_for(previous),
+                                   self.prune_seed(spec.trial, "iterative", spec.round))
         trained = self.store.arrays(RunSpec(spec.trial, "iterative", 0).key, "final")
-        return self.prune_oneshot(trained, spec.round)
+        return self.prune_oneshot(trained, spec.round, self.prune_seed(spec.trial, "oneshot", spec.round))
 
-    def prune_round(self, weights, mask) -> masks.Mask:
-        """One round of iterative pruning from `mask`."""
-        if self.cfg.pruning.scope == "layerwise":
-            return pruning.layerwise_magnitude(weights, mask, self.rates)
-        pooled = [n for n, g in self.groups.items() if g != "output"]
-        mask = pruning.global_magnitude(weights, mask, self.cfg.pruning.fc_rate, layers=pooled)
-        outputs = {n: r for n, r in self.rates.items() if n not in pooled}
-        return pruning.layerwise_magnitude(weights, mask, outputs)
-
-    def prune_oneshot(self, weights, rounds: int) -> masks.Mask:
-        """Prune a dense trained network straight to the sparsity of `rounds` rounds."""
+    def prune_oneshot(self, weights, rounds: int, seed: int = 0) -> masks.Mask:
+        """Prune a dense trained network straight to the sparsity of `rounds` iterative rounds."""
         full = masks.full_mask(weights, self.groups)
-        if self.cfg.pruning.scope == "layerwise":
-            keep = {n: s.surviving(full[n].size, rounds) for n, s in self.schedules.items()}
-            return pruning.magnitude_to_counts(weights, full, keep)
+        if not self.plan.pools:  # layer-wise: exactly the trunk's per-layer counts
+            return self.plan.prune_to_counts(weights, full, self.plan.surviving(masks.counts(full), rounds), seed)
         mask = full
-        for _ in range(rounds):  # the same counts as the trunk, without retraining between
-            mask = self.prune_round(weights, mask)
+        for _ in range(rounds):  # the same pool counts as the trunk, without retraining between
+            mask = self.plan.prune(weights, mask, seed)
         return mask
+
+    def start_weights(self, spec: RunSpec) -> dict[str, np.ndarray]:
+        """What a run starts from (before masking): a fresh draw for reinits, else theta_0 or,
+        by the reset strategy, the trained weights it was pruned from."""
+        if spec.control == "reinit":
+            return initial_weights(self.model, self.reinit_seed(spec))
+        parent = self.trained_parent(spec)
+        if parent is None:
+            return self.theta0(spec.trial)
+        return self.reset_to(self.theta0(spec.trial), self.store.arrays(parent.key, "final"))
+
+    def trained_parent(self, spec: RunSpec) -> RunSpec | None:
+        """The trunk run whose trained weights (and mask) this run builds on."""
+        if spec.control == "reinit":
+            return RunSpec(spec.trial, spec.strategy, spec.round)
+        if spec.strategy == "oneshot":
+            return RunSpec(spec.trial, "iterative", 0)
+        return RunSpec(spec.trial, "iterative", spec.round - 1) if spec.round > 0 else None
 
     # -- execution ----------------------------------------------------------------------
     def execute(self, spec: RunSpec) -> dict:
         """Train one run (its dependencies must be stored) and store it."""
-        theta0 = self.theta0(spec.trial)
-        mask = self.mask_for(spec)
-        seeds = {"init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial)}
+        if self.store.has(spec.key):  # stored without the test curve a figure now needs
+            return self._add_test_curve(spec)
+        parent = self.trained_parent(spec)
+        if parent is not None and self.store.metrics(parent.key).get("diverged"):
+            return self._store(spec, self._inherited_divergence(spec, parent), None)
+        seeds = {"init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
+                 "noise_seed": self.noise_seed(spec.trial)}
         if spec.control == "reinit":
             seeds["reinit_seed"] = self.reinit_seed(spec)
-            start = initial_weights(self.model, seeds["reinit_seed"])
-        else:
-            start = theta0
-        result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"])
+        mask, start = self.mask_for(spec), self.start_weights(spec)
+        result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
+                                    test_curve=spec.test_curve)
         metrics = {
-            "key": spec.key,
-            "trial": spec.trial,
-            "strategy": spec.strategy,
-            "round": spec.round,
-            "control": spec.control,
-            "reinit": spec.reinit,
+            **self._identity(spec),
             "pm": 100.0 * masks.density(mask),
             "layer_counts": masks.counts(mask),
             **seeds,
+            "diverged": result.diverged,
             "early_stop_iter": result.early_stop_iter,
+            "test_acc_early_stop": result.test_acc_early_stop,
             "train_acc_early_stop": result.train_acc_early_stop,
+            "test_acc_end": result.test_acc_end,
             "train_acc_end": result.train_acc_end,
             "seconds": result.seconds,
-            "curves": {
-                "iteration": result.iterations.tolist(),
-                "val_loss": result.val_loss.tolist(),
-                "val_acc": result.val_acc.tolist(),
-                "test_loss": result.test_loss.tolist(),
-                "test_acc": result.test_acc.tolist(),
-            },
+            "xla": self.trainer.jit,
+            "curves": {"iteration": result.iterations.tolist(), "val_loss": result.val_loss.tolist(),
+                       "val_acc": result.val_acc.tolist()},
         }
         # Only trunk runs feed later runs; controls keep their metrics alone.
         trunk = spec.strategy == "iterative" and spec.control == "ticket"
-        self.store.save(spec.key, metrics, {"mask": mask, "final": result.final_weights} if trunk else None)
-        return metrics
+        return self._store(spec, metrics, {"mask": mask, "final": result.final_weights} if trunk else None,
+                           _test_curve(result) if spec.test_curve else None)
+
+    def _store(self, spec: RunSpec, metrics: dict, arrays, test_curve=None) -> dict:
+        self.store.save(spec.key, metrics, arrays)
+        if test_curve is not None:
+            self.store.save_part(spec.key, "test_curve", test_curve)
+        return self.store.metrics(spec.key)  # the stored copy: another writer may have won
+
+    @staticmethod
+    def _identity(spec: RunSpec) -> dict:
+        return {"key": spec.key, "trial": spec.trial, "strategy": spec.strategy, "round": spec.round,
+                "control": spec.control, "reinit": spec.reinit}
+
+    def _inherited_divergence(self, spec: RunSpec, parent: RunSpec) -> dict:
+        nan = float("nan")
+        return {**self._identity(spec), "pm": nan, "layer_counts": {}, "diverged": True,
+                "diverged_because": f"builds on {parent.key}, which diverged", "early_stop_iter": None,
+                "test_acc_early_stop": nan, "train_acc_early_stop": nan, "test_acc_end": nan, "train_acc_end": nan,
+                "seconds": 0.0, "curves": {"iteration": [], "val_loss": [], "val_acc": []},
+                "init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
+                "noise_seed": self.noise_seed(spec.trial)}
+
+    def _add_test_curve(self, spec: RunSpec) -> dict:
+        """Retrain a stored run to record its test curve; the rerun must reproduce it."""
+        stored, mask = self.store.metrics(spec.key), self.mask_for(spec)
+        result = self.trainer.train(masks.apply(self.start_weights(spec), mask), mask, stored["order_seed"],
+                                    stored["noise_seed"], test_curve=True)
+        if not np.array_equal(result.val_loss, np.asarray(stored["curves"]["val_loss"], dtype=float), equal_nan=True):
+            raise RuntimeError(f"Retraining {spec.key} for its test curve did not reproduce its stored validation "
+                               "curve: this machine or build is not deterministic for it.")
+        self.store.save_part(spec.key, "test_curve", _test_curve(result))
+        return stored
 
     def run(self, specs: list[RunSpec]) -> dict:
         """Train, in this process, every run in `specs` (plus dependencies) not stored yet."""
-        return scheduling.run_graph(with_dependencies(specs), self.store.has, scheduling.InProcess(self),
+        return scheduling.run_graph(with_dependencies(specs), self.is_stored, scheduling.InProcess(self),
                                     describe_run, self.log, self.guess_seconds_per_run(self.cfg))
+
+    def is_stored(self, spec: RunSpec) -> bool:
+        return is_stored(self.store, spec)
 
     @classmethod
     def guess_seconds_per_run(cls, cfg: ExperimentConfig) -> float:
         return cfg.training.iterations / cls.ASSUMED_STEPS_PER_SECOND
 
 
+def is_stored(store: RunStore, spec: RunSpec) -> bool:
+    """Stored, with a test curve if the run asks for one (diverged runs need none)."""
+    if not store.has(spec.key):
+        return False
+    return not spec.test_curve or store.has_part(spec.key, "test_curve") or bool(store.metrics(spec.key).get("diverged"))
+
+
+def _test_curve(result) -> dict:
+    return {"test_loss": result.test_loss.tolist(), "test_acc": result.test_acc.tolist()}
+
+
 def describe_run(spec: RunSpec, m: dict) -> str:
     """One progress line for a finished run."""
-    es = m["curves"]["iteration"].index(m["early_stop_iter"])
+    if m.get("diverged"):
+        return f"{spec.key}: DIVERGED ({m.get('diverged_because', 'non-finite validation loss')})"
     return (f"{spec.key}: Pm {m['pm']:.1f}%, early stop {m['early_stop_iter']}, test acc "
-            f"{m['curves']['test_acc'][es]:.4f} there, {m['curves']['test_acc'][-1]:.4f} at end")
+            f"{m['test_acc_early_stop']:.4f} there, {m['test_acc_end']:.4f} at end")

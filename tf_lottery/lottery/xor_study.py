@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from tf_lottery.pruning import masks
-from tf_lottery.config import changed_fields_hash, option
+from tf_lottery.config import identity, identity_hash, option
 from tf_lottery.models.registry import initial_weights
 from tf_lottery.seeds import derive_seed
 from tf_lottery.execution.store import RunStore
 from tf_lottery.pruning.unit_pruning import HEURISTICS, prune_units
-from tf_lottery.models.xor import XorTrainer, unit_mask_to_masks, xor_model
+from tf_lottery.models.xor import unit_mask_to_masks, xor_model
+from tf_lottery.training.xor_trainer import XorTrainer
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class XorConfig:
     learning_rate: float = option(0.01, "Learning rate (not in v1's surviving text).")
     iterations: int = option(10_000, "Full-batch training iterations (not in v1's surviving text).")
     loss_threshold: float = option(1e-3, "'Zero loss' means final mean cross-entropy below this.")
+    # Which stages run does not change any stage's result: not part of the identity.
     prune_to: tuple = option((4, 2), "Unit counts of the pruned tickets; iterative pruning runs down to the smallest.",
-                         type="int_list")
-    heuristics: tuple = option(HEURISTICS, "Unit-pruning heuristics: input, output, product.", type="str_list")
-    seed: int = 0
+                             type="int_list", identity=False)
+    heuristics: tuple = option(HEURISTICS, "Unit-pruning heuristics: input, output, product.", type="str_list",
+                               identity=False)
+    seed: int = option(0, "Base seed of every derived seed.")
 
     def validate(self) -> None:
         if self.trials < 1 or self.iterations < 1 or self.max_hidden < 2:
@@ -52,11 +55,10 @@ class XorConfig:
             raise ValueError("learning_rate, init_std and loss_threshold must be positive.")
 
     def run_defining(self) -> dict:
-        """Which stages run (prune_to, heuristics) does not change any stage's result."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("prune_to", "heuristics")}
+        return identity(self)
 
     def run_hash(self) -> str:
-        return changed_fields_hash(self.run_defining(), XorConfig().run_defining())
+        return identity_hash(self.run_defining())
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,19 @@ class Stage:
         return f"{self.strategy}/{self.heuristic}/units{self.units:02d}/{self.control}"
 
 
+def xor_stages(c: XorConfig) -> list[Stage]:
+    """Every stage of the study, each after the stages it reads."""
+    out = [Stage("random", h) for h in range(1, c.max_hidden + 1)]
+    for h in c.heuristics:
+        for k in sorted(c.prune_to, reverse=True):
+            out += [Stage("oneshot", k, h, "ticket"), Stage("oneshot", k, h, "reinit")]
+        for k in range(c.max_hidden - 1, min(c.prune_to) - 1, -1):
+            out.append(Stage("iterative", k, h, "ticket"))
+            if k in c.prune_to:
+                out.append(Stage("iterative", k, h, "reinit"))
+    return out
+
+
 class XorStudy:
     def __init__(self, cfg: XorConfig, store: RunStore):
         cfg.validate()
@@ -87,16 +102,7 @@ class XorStudy:
         return self._trainers[hidden]
 
     def stages(self) -> list[Stage]:
-        c = self.cfg
-        out = [Stage("random", h) for h in range(1, c.max_hidden + 1)]
-        for h in c.heuristics:
-            for k in sorted(c.prune_to, reverse=True):
-                out += [Stage("oneshot", k, h, "ticket"), Stage("oneshot", k, h, "reinit")]
-            for k in range(c.max_hidden - 1, min(c.prune_to) - 1, -1):
-                out.append(Stage("iterative", k, h, "ticket"))
-                if k in c.prune_to:
-                    out.append(Stage("iterative", k, h, "reinit"))
-        return out
+        return xor_stages(self.cfg)
 
     def init_seed(self, hidden: int) -> int:
         return derive_seed(self.cfg.seed, "xor-init", hidden)
@@ -147,19 +153,16 @@ class XorStudy:
         self.store.save(stage.key, metrics, arrays)
         return metrics
 
-    def dependencies(self, stage: Stage) -> list[Stage]:
+    @staticmethod
+    def dependencies_of(cfg: XorConfig, stage: Stage) -> list[Stage]:
         """The stages whose stored outputs `stage` reads."""
         if stage.strategy == "random":
             return []
         if stage.control == "reinit":
             return [dataclasses.replace(stage, control="ticket")]
-        if stage.strategy == "oneshot" or stage.units == self.cfg.max_hidden - 1:
-            return [Stage("random", self.cfg.max_hidden)]
+        if stage.strategy == "oneshot" or stage.units == cfg.max_hidden - 1:
+            return [Stage("random", cfg.max_hidden)]
         return [Stage("iterative", stage.units + 1, stage.heuristic, "ticket")]
-
-    def graph_options(self) -> dict:
-        return {"guess_seconds_per_run": 2.0, "what": f"XOR stages of {self.cfg.trials} networks",
-                "dependencies": self.dependencies}
 
     def trials_table(self) -> pd.DataFrame:
         """One row per network and stage; `parent_success` is the trial's max_hidden network's success."""
@@ -180,11 +183,6 @@ class XorStudy:
 
 def describe_stage(stage: Stage, m: dict) -> str:
     return f"{stage.key}: decision boundary {m['boundary_rate']:.3f}, zero loss {m['zero_loss_rate']:.3f}"
-
-
-def xor_executor(cfg: XorConfig, store_root) -> XorStudy:
-    """What a worker process needs to train XOR stages."""
-    return XorStudy(cfg, RunStore(store_root, "xor", cfg))
 
 
 def success_table(trials: pd.DataFrame) -> pd.DataFrame:

@@ -1,68 +1,121 @@
-"""Model builders (tf_keras, so TF-MOT can wrap them) and seeded initial weights.
+"""The model registry: each network with its data set and its paper protocol.
 
-Each builder returns a built model whose prunable kernels carry a `MaskConstraint`, and
-records per prunable weight which pruning-rate group it belongs to ("fc", "output", ...),
-so rates from the paper's table can be mapped to layers.
+A `ModelSpec` holds a builder and the protocol of the paper's Figure 2 for that network
+(optimizer, learning rate, schedule, batch size, iterations, evaluation cadence, pruning
+rates and scope, what is never pruned), as overrides of the config fields; `cli` applies
+them before the preset and the explicit flags. Prunable weights are found, not listed:
+every conv or dense kernel carrying a `MaskConstraint`, in nested blocks too, is in group
+`conv` or `fc`, and the kernel of the last dense layer is in group `output`.
+
+To add a model: write a builder (explicitly named layers; `layers.masked_conv` /
+`masked_dense` for prunable kernels) and register it in `MODELS` with its protocol.
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import tf_keras
 
 from tf_lottery.models import keras_masks
+from tf_lottery.models.lenet import lenet
 from tf_lottery.seeds import derive_seed
 
 _INITIALIZER_ATTRS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
 
 
-def lenet300_100(input_shape=(28, 28, 1), num_classes=10, hidden=(300, 100)):
-    """Lenet-300-100: fully connected, ReLU, glorot-normal kernels, zero biases."""
-    layers = [tf_keras.layers.Flatten(input_shape=input_shape, name="flatten")]
-    for i, units in enumerate(hidden, start=1):
-        layers.append(_dense(units, "relu", f"fc{i}"))
-    layers.append(_dense(num_classes, None, "output"))
-    model = tf_keras.Sequential(layers, name="lenet300_100")
-    groups = {f"fc{i}/kernel": "fc" for i in range(1, len(hidden) + 1)} | {"output/kernel": "output"}
-    return model, groups
+@dataclass(frozen=True)
+class ModelSpec:
+    build: Callable  # (input_shape, num_classes, dropout) -> uncompiled tf_keras model
+    dataset: str
+    protocol: dict = field(default_factory=dict)  # config field -> value, from the paper's Figure 2
+    description: str = ""
 
 
-def _dense(units, activation, name):
-    return tf_keras.layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer="glorot_normal",
-        bias_initializer="zeros",
-        kernel_constraint=keras_masks.MaskConstraint(),
-        name=name,
-    )
+MODELS: dict[str, ModelSpec] = {
+    "lenet300_100": ModelSpec(
+        lambda input_shape, num_classes, dropout: lenet(input_shape, num_classes, (300, 100), dropout),
+        dataset="mnist",
+        protocol={"dataset": "mnist", "iterations": 50_000, "batch_size": 60, "optimizer": "adam",
+                  "learning_rate": 1.2e-3, "eval_every": 100, "fc_rate": 0.2, "output_rate": 0.1,
+                  "scope": "layerwise"},
+        description="Lenet-300-100 on MNIST: fc 300-100-10, Adam 1.2e-3, batch 60, 50K iterations, "
+                    "fc 20% / output 10% per round, layer-wise",
+    ),
+}
 
 
-MODELS: dict[str, Callable] = {"lenet300_100": lenet300_100}
-
-
-def build_model(name: str, input_shape, num_classes: int):
-    """Build `name` under the current distribution strategy scope; returns (model, rate groups)."""
+def model_spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; available: {', '.join(MODELS)}.")
-    model, groups = MODELS[name](input_shape=input_shape, num_classes=num_classes)
+    return MODELS[name]
+
+
+def prunable_groups(model) -> dict[str, str]:
+    """Pruning group of every masked kernel by weight name: conv, fc, or output (the last dense layer)."""
+    groups, last_dense = {}, None
+    for layer in _layers(model):
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None or not isinstance(getattr(kernel, "constraint", None), keras_masks.MaskConstraint):
+            continue
+        name = keras_masks.weight_name(kernel)
+        if isinstance(layer, tf_keras.layers.Dense):
+            groups[name], last_dense = "fc", name
+        elif isinstance(layer, tf_keras.layers.Conv2D):
+            groups[name] = "conv"
+        else:
+            raise TypeError(f"Masked kernel {name} of a {type(layer).__name__}: only Conv2D and Dense are prunable.")
+    if last_dense is not None:
+        groups[last_dense] = "output"
+    return groups
+
+
+def _layers(model) -> list:
+    """Every layer, nested ones included, in the order they were added."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out += _layers(layer)
+        else:
+            out += [m for m in layer.submodules if isinstance(m, tf_keras.layers.Layer)]
+    return out
+
+
+def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0):
+    """Build `name` under the current distribution strategy scope; returns (model, groups)."""
+    model = model_spec(name).build(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
     model.build((None, *input_shape))
     keras_masks.build_masks(model)
-    prunable = set(keras_masks.masked_variables(model))
-    if prunable != set(groups):
-        raise AssertionError(f"{name}: rate groups {sorted(groups)} do not match prunable weights {sorted(prunable)}.")
-    return model, groups
+    names = [keras_masks.weight_name(v) for v in model.weights]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name}: weight names are not unique ({names}); name every layer explicitly.")
+    return model, prunable_groups(model)
+
+
+@functools.lru_cache(maxsize=None)
+def prunable_sizes(name: str, dataset: str, dropout: float = 0.0) -> tuple[dict[str, str], dict[str, int]]:
+    """(groups, number of weights) of each prunable kernel of `name` built for `dataset`,
+    for planning (expected Pm per round) without the data."""
+    from tf_lottery.data.datasets import SHAPES
+
+    input_shape, num_classes = SHAPES[dataset]
+    model, groups = build_model(name, input_shape, num_classes, dropout)
+    sizes = {n: int(v.shape.num_elements()) for n, v in keras_masks.masked_variables(model).items()}
+    return groups, sizes
 
 
 def initial_weights(model, seed: int) -> dict[str, np.ndarray]:
     """A fresh draw of every weight from its layer's own initializer.
 
     Each weight gets its own seed derived from `seed` and its name, so a draw depends only
-    on (seed, architecture), never on construction order or global random state.
+    on (seed, architecture), never on construction order or global random state. Batch
+    norm's moving statistics are weights too, so a run's start resets them.
     """
     weights = {}
-    for layer in model.layers:
+    for layer in _layers(model):
         for attr in _INITIALIZER_ATTRS:
             variable = getattr(layer, attr, None)
             init = getattr(layer, f"{attr}_initializer", None)

@@ -38,7 +38,7 @@ def _keep_top(scores: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], 
     return new
 
 
-def _keep_after_rate(n_alive: int, rate: float) -> int:
+def keep_after_rate(n_alive: int, rate: float) -> int:
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"Pruning rates must be in [0, 1], got {rate}.")
     return n_alive - round_half_up(rate * n_alive)
@@ -64,7 +64,7 @@ def layerwise_magnitude(weights: Weights, mask: Mapping[str, np.ndarray], rates:
     Layers without a rate are left as they are.
     """
     rates = _layer_rates(mask, rates)
-    keep = {n: _keep_after_rate(int(mask[n].sum()), r) for n, r in rates.items()}
+    keep = {n: keep_after_rate(int(mask[n].sum()), r) for n, r in rates.items()}
     return _keep_top(_magnitudes(weights, mask), mask, keep)
 
 
@@ -80,7 +80,7 @@ def global_magnitude(weights: Weights, mask: Mapping[str, np.ndarray], rate: flo
     layers = list(mask) if layers is None else list(layers)
     mags = _magnitudes(weights, mask)
     alive = np.concatenate([mags[n].reshape(-1)[mask[n].reshape(-1) > 0] for n in layers])
-    k = _keep_after_rate(alive.size, rate)
+    k = keep_after_rate(alive.size, rate)
     # Pool order is (layer order, flat index), so the stable sort gives the documented tie-break.
     kept = np.zeros(alive.size, bool)
     kept[np.argsort(-alive, kind="stable")[:k]] = True
@@ -100,7 +100,7 @@ def random_pruning(mask: Mapping[str, np.ndarray], rates: Mapping[str, float], s
     rates = _layer_rates(mask, rates)
     rng = np.random.default_rng(seed)
     scores = {n: rng.random(m.shape) for n, m in mask.items()}
-    keep = {n: _keep_after_rate(int(mask[n].sum()), r) for n, r in rates.items()}
+    keep = {n: keep_after_rate(int(mask[n].sum()), r) for n, r in rates.items()}
     return _keep_top(scores, mask, keep)
 
 
@@ -150,7 +150,7 @@ class LotterySchedule(tfmot.sparsity.keras.PruningSchedule):
     def surviving(self, n: int, rounds: int) -> int:
         """Exact number of weights a layer of `n` keeps after `rounds` rounds."""
         for _ in range(rounds):
-            n = _keep_after_rate(n, self.rate)
+            n = keep_after_rate(n, self.rate)
         return n
 
     def target_sparsity(self, rounds: int) -> float:

@@ -13,7 +13,14 @@ optimizer sums the replicas' gradients (the loss is scaled by the global batch s
 the update equals the single-device one up to float rounding), and evaluation splits each
 data set across replicas and sums their losses and hits. There the loop is a plain
 `tf.function` (XLA-compiled per replica on TPU by the strategy itself), since one XLA
-cluster cannot span replicas.
+cluster cannot span replicas. On one device, `jit` chooses XLA (right for dense models on
+a CPU and for everything on GPUs; on a CPU, XLA's convolution backward pass is
+pathologically slow, so conv nets train as plain `tf.function`s using oneDNN there).
+
+Every random draw of a run comes from the run's seeds: batch order from `order_seed`,
+dropout (run-seeded generators) and augmentation (stateless, keyed by the step) from
+`noise_seed`. A diverged run (non-finite validation loss) stops and is returned marked as
+such, since in learning-rate sweeps divergence is a result.
 """
 from __future__ import annotations
 
@@ -25,11 +32,13 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery.models import keras_masks
-
-from tf_lottery.pruning import masks
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data.datasets import Dataset
+from tf_lottery.models import keras_masks
+from tf_lottery.models.layers import reset_random_state
+from tf_lottery.pruning import masks
+from tf_lottery.training.augment import pad_crop_flip
+from tf_lottery.training.schedules import optimizer_for
 
 
 @dataclass
@@ -37,13 +46,16 @@ class RunResult:
     iterations: np.ndarray  # evaluation points
     val_loss: np.ndarray
     val_acc: np.ndarray
-    test_loss: np.ndarray
-    test_acc: np.ndarray
+    test_loss: np.ndarray | None  # None unless the run was asked for test curves
+    test_acc: np.ndarray | None
     early_stop_iter: int  # iteration of minimum validation loss (first one on ties)
+    test_acc_early_stop: float  # of the weights at the early-stop iteration
     train_acc_early_stop: float
+    test_acc_end: float
     train_acc_end: float
     final_weights: dict
     seconds: float
+    diverged: bool = False
 
 
 def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: int) -> np.ndarray:
@@ -76,18 +88,10 @@ def _epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray
     return batches
 
 
-def make_optimizer(name: str, learning_rate: float, adam_epsilon: float = 1e-7):
-    """A Keras 2 optimizer by name (1e-7 is Keras' own Adam epsilon)."""
-    if name == "adam":
-        return tf_keras.optimizers.Adam(learning_rate, epsilon=adam_epsilon)
-    if name == "sgd":
-        return tf_keras.optimizers.SGD(learning_rate)
-    raise ValueError(f"Unknown optimizer {name!r}; use adam or sgd.")
-
-
 def start_run(model, optimizer, start_weights: dict, mask: dict) -> None:
-    """Start a run on reused variables: weights and masks as given, optimizer state zeroed,
-    which is exactly the state of a freshly created optimizer."""
+    """Start a run on reused variables: weights (batch-norm statistics included) and masks
+    as given, optimizer state zeroed (its step counter too, which restarts any learning-rate
+    schedule), which is exactly the state of a freshly created optimizer."""
     masks.validate(mask, start_weights)
     keras_masks.set_masks(model, mask)
     keras_masks.set_weights(model, start_weights)
@@ -98,7 +102,9 @@ def start_run(model, optimizer, start_weights: dict, mask: dict) -> None:
 class Trainer:
     """Trains one model (built under `strategy`) on one data set, run after run."""
 
-    def __init__(self, model, dataset: Dataset, cfg: TrainingConfig, strategy: tf.distribute.Strategy):
+    def __init__(self, model, dataset: Dataset, cfg: TrainingConfig, strategy: tf.distribute.Strategy,
+                 jit: bool = True):
+        cfg.validate()  # the step arithmetic below relies on it, whoever built the trainer
         self.model, self.cfg, self.strategy = model, cfg, strategy
         self.n_train = len(dataset.train)
         self.replicas = strategy.num_replicas_in_sync
@@ -106,18 +112,20 @@ class Trainer:
             raise ValueError(f"The global batch of {cfg.batch_size} cannot be split evenly across "
                              f"{self.replicas} replicas; choose a batch size divisible by {self.replicas}.")
         self.distributed = self.replicas > 1 or isinstance(strategy, tf.distribute.TPUStrategy)
+        self.jit = jit and not self.distributed
         with strategy.scope():
-            self.optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.adam_epsilon)
+            self.optimizer = optimizer_for(cfg)
             self.optimizer.build(model.trainable_variables)
             self._best = [tf.Variable(v, trainable=False) for v in model.weights]
+            self._noise_seed = tf.Variable(0, dtype=tf.int64, trainable=False)
             # Variables, so that each replica reads its own on-device copy.
             self._splits = {
                 name: (tf.Variable(split.x, trainable=False), tf.Variable(split.y, trainable=False))
                 for name, split in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test))
             }
-        self._train_chunk = tf.function(self._train_chunk_fn, jit_compile=not self.distributed)
+        self._train_chunk = tf.function(self._train_chunk_fn, jit_compile=self.jit)
         self._evaluate = tf.function(self._evaluate_distributed_fn if self.distributed else self._evaluate_fn,
-                                     jit_compile=not self.distributed)
+                                     jit_compile=self.jit)
         self._save_best = tf.function(lambda: [b.assign(v) for b, v in zip(self._best, self.model.weights)])
         self._load_best = tf.function(lambda: [v.assign(b) for b, v in zip(self._best, self.model.weights)])
 
@@ -129,12 +137,16 @@ class Trainer:
             batch = tf.slice(batch, [replica * per_replica], [per_replica])
         x_all, y_all = self._splits["train"]
         x, y = tf.gather(x_all, batch), tf.gather(y_all, batch)
+        if self.cfg.augment:
+            x = pad_crop_flip(x, tf.stack([self._noise_seed, tf.cast(self.optimizer.iterations, tf.int64)]))
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.cfg.batch_size)
         grads = tape.gradient(loss, variables)
+        if self.cfg.weight_decay:  # L2 through the gradient, as SGD(weight_decay) in the authors' later code
+            grads = [g + self.cfg.weight_decay * v for g, v in zip(grads, variables)]
         self.optimizer.apply_gradients(zip(grads, variables))  # also applies the mask constraints
         return loss
 
@@ -142,12 +154,27 @@ class Trainer:
         for i in tf.range(tf.shape(indices)[0]):
             self.strategy.run(self._step_fn, args=(indices[i],))
 
+    def _losses_and_hits(self, x, y):
+        logits = self.model(x, training=False)
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        return loss, tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32)
+
     def _evaluate_fn(self, split):
         x, y = self._splits[split]
-        logits = self.model(x, training=False)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
-        return loss, acc
+        n, size = x.shape[0], self.cfg.eval_batch_size
+        if n <= size:
+            loss, hits = self._losses_and_hits(x, y)
+            return tf.reduce_mean(loss), tf.reduce_mean(hits)
+        # Fixed-size batches bound the memory; the last one is padded and the padding masked out.
+        loss_sum, hit_sum = tf.constant(0.0), tf.constant(0.0)
+        for start in tf.range(0, n, size):
+            rows = start + tf.range(size)
+            valid = tf.cast(rows < n, tf.float32)
+            rows = tf.minimum(rows, n - 1)
+            loss, hits = self._losses_and_hits(tf.gather(x, rows), tf.gather(y, rows))
+            loss_sum += tf.reduce_sum(loss * valid)
+            hit_sum += tf.reduce_sum(hits * valid)
+        return loss_sum / n, hit_sum / n
 
     def _evaluate_shard_fn(self, x, y):
         """Summed loss and hits over this replica's equal share (static shape, padded)."""
@@ -157,10 +184,7 @@ class Trainer:
         rows = ctx.replica_id_in_sync_group * per_replica + tf.range(per_replica)
         valid = tf.cast(rows < n, tf.float32)
         rows = tf.minimum(rows, n - 1)
-        x, y = tf.gather(x, rows), tf.gather(y, rows)
-        logits = self.model(x, training=False)
-        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
-        hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32)
+        loss, hits = self._losses_and_hits(tf.gather(x, rows), tf.gather(y, rows))
         return tf.reduce_sum(loss * valid), tf.reduce_sum(hits * valid)
 
     def _evaluate_distributed_fn(self, split):
@@ -175,40 +199,57 @@ class Trainer:
         return float(loss), float(acc)
 
     # -- one run -----------------------------------------------------------------------
-    def reset(self, start_weights: dict, mask: dict) -> None:
+    def reset(self, start_weights: dict, mask: dict, noise_seed: int = 0) -> None:
+        """Start a run: weights, masks, a fresh optimizer, and every random stream re-seeded."""
         start_run(self.model, self.optimizer, start_weights, mask)
+        tf_keras.utils.set_random_seed(noise_seed)  # whatever Keras draws outside our own generators
+        reset_random_state(self.model, noise_seed)
+        self._noise_seed.assign(noise_seed)
 
-    def train(self, start_weights: dict, mask: dict, order_seed: int) -> RunResult:
-        """Train from `start_weights` (already masked) for cfg.iterations steps."""
+    def train(self, start_weights: dict, mask: dict, order_seed: int, noise_seed: int = 0,
+              test_curve: bool = True) -> RunResult:
+        """Train from `start_weights` (already masked) for cfg.iterations steps.
+
+        Validation is evaluated every `eval_every` iterations (early stopping needs it);
+        the test set too if `test_curve`, else only at the end and, from the weights saved
+        at the minimum validation loss, at the early-stop iteration: the same numbers.
+        """
         cfg, t0 = self.cfg, time.perf_counter()
-        self.reset(start_weights, mask)
+        self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
-        curves = np.zeros((len(points), 4), np.float64)
-        best = np.inf
-        step = 0
+        curves = np.full((len(points), 4), np.nan)
+        best, best_row, step = np.inf, 0, 0
         for row, point in enumerate(points):
             while step < point:
                 self._train_chunk(batch_indices(self.n_train, cfg.batch_size, order_seed, step, cfg.steps_per_call))
                 step += cfg.steps_per_call
-            curves[row] = (*self.evaluate("validation"), *self.evaluate("test"))
+            curves[row, :2] = self.evaluate("validation")
+            if test_curve:
+                curves[row, 2:] = self.evaluate("test")
+            if not np.isfinite(curves[row, 0]):
+                break  # diverged: the rest of the curves stay NaN
             if curves[row, 0] < best:  # strict: the first minimum wins ties
-                best = curves[row, 0]
+                best, best_row = curves[row, 0], row
                 self._save_best()
-        if not np.all(np.isfinite(curves)):
-            raise FloatingPointError("Training diverged: non-finite loss or accuracy.")
+        diverged = not np.all(np.isfinite(curves[:, :2]))
         final = keras_masks.get_weights(self.model)
+        test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
+        test_es = curves[best_row, 3] if test_curve else self.evaluate("test")[1]
         train_acc_es = self.evaluate("train")[1]
         return RunResult(
             iterations=points,
             val_loss=curves[:, 0],
             val_acc=curves[:, 1],
-            test_loss=curves[:, 2],
-            test_acc=curves[:, 3],
-            early_stop_iter=int(points[int(np.argmin(curves[:, 0]))]),
+            test_loss=curves[:, 2] if test_curve else None,
+            test_acc=curves[:, 3] if test_curve else None,
+            early_stop_iter=int(points[best_row]),
+            test_acc_early_stop=float(test_es),
             train_acc_early_stop=train_acc_es,
+            test_acc_end=float(test_end),
             train_acc_end=train_acc_end,
             final_weights=final,
             seconds=time.perf_counter() - t0,
+            diverged=diverged,
         )

@@ -1,0 +1,100 @@
+"""The run store: identity checks, first writer wins, commit point, verified loads."""
+import json
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+
+from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, TrainingConfig
+from tf_lottery.execution.store import RunStore, StoreCorrupt, StoreMismatch
+
+KEY = "trial0/iterative/round00/ticket"
+
+
+def arrays(value):
+    return {"mask": {"fc1/kernel": np.full((3, 4), value, np.float32)}}
+
+
+def test_a_run_records_its_arrays_checksums_and_the_code_version(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    assert store.save(KEY, {"a": 1}, arrays(1.0))
+    m = store.metrics(KEY)
+    assert m["a"] == 1 and set(m["files"]) == {"mask.npz"}
+    assert set(m["code_version"]) == {"commit", "dirty"}
+    np.testing.assert_array_equal(store.arrays(KEY, "mask")["fc1/kernel"], np.ones((3, 4)))
+
+
+def test_first_writer_wins_and_the_stored_run_is_never_replaced(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    assert store.save(KEY, {"writer": 1}, arrays(1.0))
+    inode = os.stat(store.dir / KEY).st_ino
+    with open(store.dir / KEY / "mask.npz", "rb") as reader:  # someone is reading the run meanwhile
+        assert not store.save(KEY, {"writer": 2}, arrays(2.0))
+        assert reader.read(2) == b"PK"
+    assert os.stat(store.dir / KEY).st_ino == inode and store.metrics(KEY)["writer"] == 1
+    assert store.arrays(KEY, "mask")["fc1/kernel"][0, 0] == 1.0
+    assert not [p for p in (store.dir / KEY).parent.iterdir() if p.name.startswith(".tmp")]
+
+
+def _save_as(root, writer):
+    store = RunStore(root, "lenet", ExperimentConfig())
+    return store.save(KEY, {"writer": writer}, arrays(float(writer)))
+
+
+def test_concurrent_writers_store_one_complete_copy(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        won = pool.starmap(_save_as, [(tmp_path, w) for w in range(8)])
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    assert sum(won) == 1
+    writer = store.metrics(KEY)["writer"]
+    assert won[writer] and store.arrays(KEY, "mask")["fc1/kernel"][0, 0] == writer
+
+
+def test_truncated_arrays_are_detected_on_load(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    store.save(KEY, {"a": 1}, arrays(1.0))
+    path = store.dir / KEY / "mask.npz"
+    path.write_bytes(path.read_bytes()[:50])  # as after a power loss mid-write
+    with pytest.raises(StoreCorrupt, match=r"Delete .*round00/ticket and run the same command again"):
+        store.arrays(KEY, "mask")
+
+
+def test_an_empty_leftover_folder_does_not_block_a_save_but_a_partial_one_is_reported(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    (store.dir / KEY).mkdir(parents=True)
+    assert not store.has(KEY) and store.save(KEY, {"a": 1}, arrays(1.0))
+    other = "trial0/iterative/round01/ticket"
+    (store.dir / other).mkdir(parents=True)
+    (store.dir / other / "mask.npz").write_bytes(b"partial")
+    with pytest.raises(StoreCorrupt, match="incomplete run folder"):
+        store.save(other, {"a": 1}, arrays(1.0))
+
+
+def test_a_store_holding_another_configuration_is_refused(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    config = json.loads((store.dir / "config.json").read_text())
+    config["training"]["iterations"] = 123  # edited by hand, or written by an incompatible version
+    (store.dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(StoreMismatch, match="another configuration"):
+        RunStore(tmp_path, "lenet", ExperimentConfig())
+    other = RunStore(tmp_path, "lenet", ExperimentConfig(training=TrainingConfig(iterations=300)))
+    assert other.dir != store.dir  # different identities are keyed apart
+
+
+def test_stores_of_an_older_schema_are_reported_and_not_used(tmp_path):
+    old = tmp_path / "lenet300_100-44136fa355"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"training": {}}))  # schema 1 had no schema field
+    said = []
+    store = RunStore(tmp_path, "lenet300_100", ExperimentConfig(), log=said.append)
+    assert store.dir != old and json.loads((store.dir / "config.json").read_text())["schema"] == RUN_SCHEMA
+    assert "lenet300_100-44136fa355" in said[0] and "older, incompatible" in said[0]
+
+
+def test_parts_are_added_once(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    store.save(KEY, {"a": 1})
+    assert store.save_part(KEY, "test_curve", {"test_acc": [0.5]})
+    assert not store.save_part(KEY, "test_curve", {"test_acc": [0.9]})
+    assert store.part(KEY, "test_curve") == {"test_acc": [0.5]}

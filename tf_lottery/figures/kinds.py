@@ -1,0 +1,92 @@
+"""The kinds of study a figure can run: lottery-ticket runs of a registered model, and
+v1's stacked XOR stages."""
+from __future__ import annotations
+
+import dataclasses
+
+from tf_lottery import cli
+from tf_lottery.config import ExperimentConfig
+from tf_lottery.data.datasets import load_dataset
+from tf_lottery.execution.store import RunStore
+from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, is_stored, with_dependencies
+from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
+from tf_lottery.models.registry import prunable_sizes
+from tf_lottery.pruning.strategies import PruningPlan
+
+
+def lottery_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto"):
+    """Everything one process needs to train lottery runs (built in each worker)."""
+    dataset = load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
+    return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy, xla=xla)
+
+
+class LotteryKind:
+    sections, data, strategies = cli.LOTTERY_SECTIONS, True, True
+
+    @staticmethod
+    def make_config(sections, seed):
+        return ExperimentConfig(**sections, seed=seed)
+
+    protocol = staticmethod(cli.model_protocol)
+    executor = staticmethod(lottery_executor)
+    with_dependencies = staticmethod(with_dependencies)
+    is_stored = staticmethod(is_stored)
+    describe = staticmethod(describe_run)
+
+    @staticmethod
+    def store_name(cfg):
+        return cfg.training.model
+
+    @staticmethod
+    def graph_options(cfg):
+        return {"guess_seconds_per_run": LotteryExperiment.guess_seconds_per_run(cfg)}
+
+    @staticmethod
+    def check(cfg, data_dir, load_data: bool) -> None:
+        """Errors a user can fix, found before any run starts: settings that do not fit the
+        model (ValueError), and (if `load_data`) unreadable data (DataError)."""
+        groups, _ = prunable_sizes(cfg.training.model, cfg.data.dataset, cfg.training.dropout)
+        PruningPlan.from_config(cfg.pruning, groups)
+        if load_data:
+            load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
+
+
+def xor_executor(cfg: XorConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
+    """What a worker process needs to train XOR stages."""
+    return XorStudy(cfg, RunStore(store_root, "xor", cfg))
+
+
+class XorKind:
+    sections, data, strategies = {"xor": XorConfig}, False, False
+
+    @staticmethod
+    def make_config(sections, seed):
+        return dataclasses.replace(sections["xor"], seed=seed)
+
+    executor = staticmethod(xor_executor)
+    describe = staticmethod(describe_stage)
+
+    @staticmethod
+    def protocol(asked):
+        return {}
+
+    @staticmethod
+    def store_name(cfg):
+        return "xor"
+
+    @staticmethod
+    def with_dependencies(stages):
+        return stages  # the study lists every stage after the ones it reads
+
+    @staticmethod
+    def is_stored(store, stage):
+        return store.has(stage.key)
+
+    @staticmethod
+    def graph_options(cfg):
+        return {"guess_seconds_per_run": 2.0, "what": f"XOR stages of {cfg.trials} networks",
+                "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}
+
+    @staticmethod
+    def check(cfg, data_dir, load_data: bool) -> None:
+        pass

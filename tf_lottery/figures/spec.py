@@ -1,0 +1,74 @@
+"""Figures as specifications, and the kinds of study they run.
+
+A `Figure` is data: its name, presets, the runs it needs (and which of them need test curves,
+evaluated every `eval_every` iterations; the others are tested only where the figure reads them), and a `report` that turns the stored runs into tables, plots and the paper
+comparison. A `StudyKind` says how a study's configuration is built from flags and how its
+runs are stored and executed (lottery-ticket runs of any registered model, or v1's XOR
+stages). `runner.run_figure` does everything else, the same way for every figure.
+
+To add a figure: write a module in this folder defining a `Figure` (reuse a kind and the
+runs of other figures where you can: runs are shared through the store), and a three-line
+script in `reproductions/` that calls `run_figure`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+
+class StudyKind(Protocol):
+    sections: dict[str, type]  # config sections, each a dataclass whose fields become flags
+    data: bool  # whether the study reads a data set (--data-dir)
+    strategies: bool  # whether runs can train under a tf.distribute strategy
+
+    def make_config(self, sections: dict, seed: int): ...
+
+    def protocol(self, asked: dict) -> dict: ...
+
+    def store_name(self, cfg) -> str: ...
+
+    def executor(self, cfg, data_dir, store_root, strategy, xla: str): ...
+
+    def with_dependencies(self, runs: list) -> list: ...
+
+    def is_stored(self, store, run) -> bool: ...
+
+    def describe(self, run, metrics: dict) -> str: ...
+
+    def graph_options(self, cfg) -> dict: ...
+
+    def check(self, cfg, data_dir, load_data: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # results/<name>/
+    description: str  # the script's --help text
+    kind: StudyKind
+    presets: dict[str, dict]  # largest first: "paper" (the protocol), then reduced ones
+    preset_cost: dict[str, str]
+    select: Callable  # cfg -> the runs this figure needs
+    report: Callable  # FigureContext -> dict of extra run.json fields (after writing its files)
+    curve_runs: Callable = field(default=lambda cfg: set())  # cfg -> keys of runs that need test curves
+
+
+@dataclass
+class FigureContext:
+    """What a figure's report needs: the configuration, the stored runs, where to write."""
+
+    figure: Figure
+    cfg: object
+    options: object
+    store: object
+    runs: list
+    out: Path
+
+    @property
+    def reduced(self) -> bool:
+        return self.options.preset != "paper"
+
+    @property
+    def label(self) -> str:
+        """Figure-title label; anything but the paper preset is marked as reduced."""
+        return "paper protocol" if not self.reduced else f"REDUCED: '{self.options.preset}' preset"

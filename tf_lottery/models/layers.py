@@ -1,0 +1,57 @@
+"""Layer helpers for the paper's networks: masked dense and conv layers, and a dropout
+layer whose randomness belongs to the run.
+
+Every layer gets an explicit name: weight names ('fc1/kernel') key initial weights, masks
+and stored arrays, so they must not depend on how many layers a process has built before
+(Keras auto-names do: 'dense_7').
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras
+
+from tf_lottery.models.keras_masks import MaskConstraint
+
+
+def masked_dense(units: int, activation, name: str):
+    """A dense layer with a prunable kernel: Gaussian Glorot kernel, zero bias (the paper)."""
+    return tf_keras.layers.Dense(units, activation=activation, kernel_initializer="glorot_normal",
+                                 bias_initializer="zeros", kernel_constraint=MaskConstraint(), name=name)
+
+
+def masked_conv(filters: int, kernel_size: int, name: str, activation="relu", strides: int = 1, use_bias=True):
+    """A same-padded conv layer with a prunable kernel: Gaussian Glorot kernel, zero bias."""
+    return tf_keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", activation=activation,
+                                  use_bias=use_bias, kernel_initializer="glorot_normal", bias_initializer="zeros",
+                                  kernel_constraint=MaskConstraint(), name=name)
+
+
+class RunSeededDropout(tf_keras.layers.Layer):
+    """Dropout drawing from its own `tf.random.Generator`, which every run re-seeds
+    (`reset_random_state`). Keras' Dropout draws from process-wide random state, so its
+    masks would depend on which runs a worker trained before."""
+
+    def __init__(self, rate: float, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+
+    def build(self, input_shape):
+        self.generator = tf.random.Generator.from_seed(0)  # re-seeded at the start of every run
+
+    def call(self, x, training=None):
+        if not training or self.rate == 0.0:
+            return x
+        keep = tf.cast(self.generator.uniform(tf.shape(x)) >= self.rate, x.dtype)
+        return x * keep / (1.0 - self.rate)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+def reset_random_state(model, seed: int) -> None:
+    """Re-seed every run-seeded generator in `model` from `seed` and the layer's name."""
+    from tf_lottery.seeds import derive_seed
+
+    for layer in model.submodules:
+        if isinstance(layer, RunSeededDropout):
+            layer.generator.reset_from_seed(derive_seed(seed, "dropout", layer.name))
