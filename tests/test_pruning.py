@@ -120,3 +120,51 @@ def test_mask_validation_names_the_problem():
         masks.validate({"a": np.ones(3)}, w)
     with pytest.raises(ValueError, match="other than 0 and 1"):
         masks.validate({"a": np.full((2, 2), 0.5)}, w)
+
+
+# -- pruning plans: groups, pools, ignore list, strategies -------------------------------------
+from tf_lottery.config import PruningConfig  # noqa: E402
+from tf_lottery.pruning.strategies import PruningPlan  # noqa: E402
+
+GROUPS = {"c1/kernel": "conv", "b/shortcut/kernel": "conv", "c2/kernel": "conv", "fc/kernel": "fc",
+          "output/kernel": "output"}
+SIZES = {"c1/kernel": (3, 3, 3, 8), "b/shortcut/kernel": (1, 1, 8, 8), "c2/kernel": (3, 3, 8, 8),
+         "fc/kernel": (32, 16), "output/kernel": (16, 10)}
+
+
+def weights_of(seed=0):
+    rng = np.random.default_rng(seed)
+    return {n: rng.normal(size=s).astype(np.float32) for n, s in SIZES.items()}
+
+
+def test_global_plan_pools_chosen_groups_and_skips_ignored_weights():
+    cfg = PruningConfig(conv_rate=0.2, fc_rate=0.0, output_rate=0.0, scope="global", global_groups=("conv",),
+                        ignore=("*shortcut*",))
+    plan = PruningPlan.from_config(cfg, GROUPS)
+    assert plan.pools == (("c1/kernel", "c2/kernel"),) and plan.rates["b/shortcut/kernel"] == 0.0
+    w = weights_of()
+    mask = plan.prune(w, masks.full_mask(w, GROUPS))
+    counts = masks.counts(mask)
+    assert counts["c1/kernel"] + counts["c2/kernel"] == round(0.8 * (216 + 576))
+    assert counts["b/shortcut/kernel"] == 64 and counts["fc/kernel"] == 512 and counts["output/kernel"] == 160
+    assert plan.surviving({n: int(np.prod(s)) for n, s in SIZES.items()}, 1)["c1/kernel"] == 634
+
+
+def test_pooled_groups_must_share_a_rate():
+    with pytest.raises(ValueError, match="different rates"):
+        PruningPlan.from_config(PruningConfig(conv_rate=0.1, fc_rate=0.2, scope="global"), GROUPS)
+
+
+def test_random_method_keeps_magnitude_counts_at_other_positions():
+    w = weights_of(1)
+    full = masks.full_mask(w, GROUPS)
+    by_magnitude = PruningPlan.from_config(PruningConfig(conv_rate=0.1), GROUPS).prune(w, full)
+    at_random = PruningPlan.from_config(PruningConfig(conv_rate=0.1, method="random"), GROUPS).prune(w, full, seed=3)
+    assert masks.counts(by_magnitude) == masks.counts(at_random)
+    assert not np.array_equal(by_magnitude["c2/kernel"], at_random["c2/kernel"])
+
+
+def test_expected_pm_follows_the_lenet_ladder():
+    plan = PruningPlan.from_config(PruningConfig(), {"fc1/kernel": "fc", "fc2/kernel": "fc", "output/kernel": "output"})
+    sizes = {"fc1/kernel": 784 * 300, "fc2/kernel": 300 * 100, "output/kernel": 1000}
+    assert [round(plan.expected_pm(sizes, k), 1) for k in (3, 7, 15)] == [51.3, 21.1, 3.6]

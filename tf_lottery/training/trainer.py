@@ -48,7 +48,7 @@ class RunResult:
     val_acc: np.ndarray
     test_loss: np.ndarray | None  # None unless the run was asked for test curves
     test_acc: np.ndarray | None
-    early_stop_iter: int  # iteration of minimum validation loss (first one on ties)
+    early_stop_iter: int | None  # iteration of minimum validation loss (first one on ties); None if diverged
     test_acc_early_stop: float  # of the weights at the early-stop iteration
     train_acc_early_stop: float
     test_acc_end: float
@@ -231,8 +231,11 @@ class Trainer:
             if curves[row, 0] < best:  # strict: the first minimum wins ties
                 best, best_row = curves[row, 0], row
                 self._save_best()
-        diverged = not np.all(np.isfinite(curves[:, :2]))
         final = keras_masks.get_weights(self.model)
+        if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
+            return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
+                             curves[:, 3] if test_curve else None, None, *[float("nan")] * 4, final,
+                             time.perf_counter() - t0, diverged=True)
         test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
@@ -251,5 +254,4 @@ class Trainer:
             train_acc_end=train_acc_end,
             final_weights=final,
             seconds=time.perf_counter() - t0,
-            diverged=diverged,
         )

@@ -1,0 +1,165 @@
+"""The general trainer: its own step arithmetic, per-run randomness, divergence, lazy test
+evaluation, schedules, weight decay, batch norm, augmentation, evaluation batches."""
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from conftest import tiny_config
+from tf_lottery.analysis import tables
+from tf_lottery.config import TrainingConfig
+from tf_lottery.execution.store import RunStore
+from tf_lottery.execution.xla import use_xla
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
+from tf_lottery.models import registry
+from tf_lottery.models.registry import build_model, initial_weights
+from tf_lottery.pruning import masks
+from tf_lottery.training.augment import PAD, pad_crop_flip
+from tf_lottery.training.schedules import StepWarmup
+from tf_lottery.training.trainer import Trainer
+from tiny_models import TINY_CONV
+
+
+@pytest.fixture(autouse=True)
+def tiny_conv_registered(monkeypatch):
+    monkeypatch.setitem(registry.MODELS, "tiny_conv", TINY_CONV)
+
+
+def make_trainer(data, model="lenet300_100", dropout=0.0, **training):
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope():
+        m, groups = build_model(model, data.train.x.shape[1:], 10, dropout)
+    cfg = TrainingConfig(**{"iterations": 200, "eval_every": 100, "steps_per_call": 50, **training})
+    return Trainer(m, data, cfg, strategy, jit=use_xla("auto", groups)), groups
+
+
+@pytest.mark.parametrize("training", [{"iterations": 5050}, {"eval_every": 150}, {"steps_per_call": 0}])
+def test_the_trainer_checks_its_own_step_arithmetic(small_mnist, training):
+    # 5,050 iterations in chunks of 100 used to train 5,000 steps silently.
+    with pytest.raises(ValueError, match="must divide|>= 1"):
+        make_trainer(small_mnist, **{"iterations": 300, "eval_every": 100, "steps_per_call": 100, **training})
+
+
+def _run(trainer, groups, seed, **kw):
+    theta0 = initial_weights(trainer.model, seed)
+    return trainer.train(theta0, masks.full_mask(theta0, groups), order_seed=seed, noise_seed=seed, **kw)
+
+
+def test_dropout_and_augmentation_do_not_depend_on_earlier_runs(small_mnist):
+    # A worker that trained other runs before must give the same result as a fresh one.
+    used, groups = make_trainer(small_mnist, dropout=0.5, augment=True)
+    _run(used, groups, seed=1)
+    again = _run(used, groups, seed=2)
+    fresh_trainer, _ = make_trainer(small_mnist, dropout=0.5, augment=True)
+    fresh = _run(fresh_trainer, groups, seed=2)
+    np.testing.assert_array_equal(again.val_loss, fresh.val_loss)
+    np.testing.assert_array_equal(again.final_weights["fc1/kernel"], fresh.final_weights["fc1/kernel"])
+    plain_trainer, _ = make_trainer(small_mnist)
+    assert not np.array_equal(_run(plain_trainer, groups, seed=2).val_loss, fresh.val_loss)  # noise is on
+
+
+def test_weight_names_do_not_depend_on_what_the_process_built_before(small_mnist):
+    first = [v.name for v in build_model("lenet300_100", (28, 28, 1), 10)[0].weights]
+    tf_keras.layers.Dense(3, name=None).build((None, 2))  # Keras auto-names would shift after this
+    assert [v.name for v in build_model("lenet300_100", (28, 28, 1), 10)[0].weights] == first
+
+
+def test_test_accuracy_without_curves_equals_the_curve_values(small_mnist):
+    trainer, groups = make_trainer(small_mnist, iterations=300)
+    with_curve, lazy = _run(trainer, groups, 3), _run(trainer, groups, 3, test_curve=False)
+    es = list(with_curve.iterations).index(with_curve.early_stop_iter)
+    assert lazy.test_acc is None and lazy.test_acc_end == with_curve.test_acc[-1]
+    assert lazy.test_acc_early_stop == with_curve.test_acc[es] == with_curve.test_acc_early_stop
+    np.testing.assert_array_equal(lazy.val_loss, with_curve.val_loss)
+
+
+def test_evaluation_in_bounded_batches_matches_one_batch(small_mnist):
+    whole, groups = make_trainer(small_mnist)
+    batched, _ = make_trainer(small_mnist, eval_batch_size=128)  # 3,000 training examples: 24 batches, padded
+    weights = initial_weights(whole.model, 4)
+    for t in (whole, batched):
+        t.reset(weights, masks.full_mask(weights, groups))
+    for split in ("train", "validation"):
+        np.testing.assert_allclose(batched.evaluate(split), whole.evaluate(split), rtol=1e-5)
+
+
+def test_a_diverged_run_is_stored_as_a_result_and_the_study_goes_on(small_mnist, tmp_path):
+    cfg = dataclasses.replace(tiny_config(), training=TrainingConfig(
+        iterations=200, eval_every=100, steps_per_call=50, optimizer="sgd", learning_rate=1e4))
+    experiment = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    specs = plan(cfg)
+    assert experiment.run(specs)["trained"] == len(specs)
+    summary = tables.summary_table(experiment.store, specs)
+    assert summary["diverged"].all() and summary["test_acc_end"].isna().all()
+    later = experiment.store.metrics(RunSpec(0, "iterative", 2).key)
+    assert later["diverged_because"] == "builds on trial0/iterative/round01/ticket, which diverged"
+
+
+def test_a_stored_run_gets_its_test_curve_added_when_a_figure_needs_it(small_mnist, tmp_path):
+    cfg = tiny_config()
+    experiment = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    ticket = RunSpec(0, "iterative", 1)
+    experiment.run([ticket])
+    assert not experiment.store.has_part(ticket.key, "test_curve")
+    curve_ticket = dataclasses.replace(ticket, test_curve=True)
+    assert experiment.run([curve_ticket])["trained"] == 1  # only the curve is missing
+    curve = experiment.store.part(ticket.key, "test_curve")
+    assert curve["test_acc"][-1] == experiment.store.metrics(ticket.key)["test_acc_end"]
+    assert experiment.run([curve_ticket])["trained"] == 0
+
+
+def test_learning_rate_drops_and_warmup():
+    schedule = StepWarmup(0.1, drops=(10, 20), factor=0.1, warmup=5)
+    values = [float(schedule(s)) for s in (0, 2, 5, 9, 10, 19, 20, 30)]
+    np.testing.assert_allclose(values, [0.0, 0.04, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
+
+
+def test_weight_decay_shrinks_weights_and_momentum_trains(small_mnist):
+    plain, groups = make_trainer(small_mnist, optimizer="momentum", learning_rate=0.01)
+    decayed, _ = make_trainer(small_mnist, optimizer="momentum", learning_rate=0.01, weight_decay=0.5)
+    a, b = _run(plain, groups, 5), _run(decayed, groups, 5)
+    assert a.val_acc[-1] > 0.6
+    assert np.linalg.norm(b.final_weights["fc1/kernel"]) < 0.9 * np.linalg.norm(a.final_weights["fc1/kernel"])
+
+
+def test_conv_groups_nested_blocks_batch_norm_reset_and_cpu_compile_choice(small_mnist):
+    trainer, groups = make_trainer(small_mnist, model="tiny_conv")
+    assert groups == {"block1/conv/kernel": "conv", "block1/shortcut/kernel": "conv", "fc1/kernel": "fc",
+                      "output/kernel": "output"}
+    assert not trainer.jit  # conv net on a CPU: no XLA (its conv backward pass is pathologically slow)
+    first = _run(trainer, groups, 6)
+    assert not np.all(first.final_weights["block1/bn/moving_mean"] == 0)  # statistics were updated
+    again = _run(trainer, groups, 6)  # batch-norm statistics are reset with the run
+    np.testing.assert_array_equal(first.val_loss, again.val_loss)
+
+
+def test_pad_crop_flip_is_a_seeded_shifted_or_mirrored_crop():
+    x = tf.reshape(tf.range(2 * 6 * 6, dtype=tf.float32), (2, 6, 6, 1))
+    a = pad_crop_flip(x, tf.constant([1, 2], tf.int64)).numpy()
+    np.testing.assert_array_equal(a, pad_crop_flip(x, tf.constant([1, 2], tf.int64)).numpy())
+    assert not np.array_equal(a, pad_crop_flip(x, tf.constant([1, 3], tf.int64)).numpy())
+    padded = np.pad(x.numpy(), ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
+    for i in range(2):
+        crops = [padded[i, r:r + 6, c:c + 6] for r in range(2 * PAD + 1) for c in range(2 * PAD + 1)]
+        assert any(np.array_equal(a[i], c) or np.array_equal(a[i], c[:, ::-1]) for c in crops)
+
+
+def test_strategy_2_continues_from_the_trained_weights(small_mnist, tmp_path):
+    cfg = tiny_config()
+    cfg = dataclasses.replace(cfg, pruning=dataclasses.replace(cfg.pruning, reset="continue"))
+    experiment = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    starts = {}
+    train = experiment.trainer.train
+
+    def recording(start, mask, *args, **kw):
+        starts[len(starts)] = start
+        return train(start, mask, *args, **kw)
+
+    experiment.trainer.train = recording
+    experiment.run([RunSpec(0, "iterative", 1)])
+    trained = experiment.store.arrays(RunSpec(0, "iterative", 0).key, "final")
+    mask = experiment.store.arrays(RunSpec(0, "iterative", 1).key, "mask")
+    for name, w in masks.apply(trained, mask).items():
+        np.testing.assert_array_equal(starts[1][name], w)
