@@ -2,6 +2,8 @@
 Figure 11's validation loss), their presets, and the paper's Lenet claims (section 3)."""
 from __future__ import annotations
 
+import functools
+
 from tf_lottery.analysis import claims as engine
 from tf_lottery.analysis import plots, tables
 from tf_lottery.analysis.claims import (Claim, at_pm, diff, over_rounds, pm_distance, points, ratio, round_at_pm,
@@ -227,18 +229,11 @@ pruning, winning tickets vs random reinitialization.
     python reproductions/fig4_lenet.py                                            # the paper's protocol
 """
 
-FIG4 = Figure(
-    name="fig4_lenet",
-    description=FIG4_HELP,
-    kind=LotteryKind,
-    presets=PRESETS,
-    preset_cost=PRESET_COST,
-    select=plan,
-    report=report_fig4,
-    # Figure 4 plots no curves, but records the test curves Figure 3 will plot from the
-    # same store, so that running Figure 3 afterwards trains nothing.
-    curve_runs=lambda cfg: {spec.key for spec in fig3_runs(cfg)},
-)
+# Both figures plot from one store. Figure 4 plots no curves but records the test curves
+# Figure 3 plots, so that running Figure 3 afterwards trains nothing.
+_lenet_figure = functools.partial(Figure, kind=LotteryKind, presets=PRESETS, preset_cost=PRESET_COST,
+                                  curve_runs=lambda cfg: {spec.key for spec in fig3_runs(cfg)})
+FIG4 = _lenet_figure(name="fig4_lenet", description=FIG4_HELP, select=plan, report=report_fig4)
 
 FIG3_HELP = """Figure 3 (and Figure 11's validation loss): Lenet test accuracy over training at several
 Pm, iterative pruning, with random reinitialization. Reuses the runs Figure 4 stored (same
@@ -247,13 +242,4 @@ flags, same store) and trains only the ones missing.
     python reproductions/fig3_lenet.py --preset fast --data-dir ../shared/data
 """
 
-FIG3 = Figure(
-    name="fig3_lenet",
-    description=FIG3_HELP,
-    kind=LotteryKind,
-    presets=PRESETS,
-    preset_cost=PRESET_COST,
-    select=fig3_runs,
-    report=report_fig3,
-    curve_runs=lambda cfg: {spec.key for spec in fig3_runs(cfg)},
-)
+FIG3 = _lenet_figure(name="fig3_lenet", description=FIG3_HELP, select=fig3_runs, report=report_fig3)
