@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from tf_lottery import cli
-from tf_lottery.config import (RUN_SCHEMA, DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig,
-                               identity_hash)
+from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
 from tf_lottery.figures.lenet import PRESET_COST, PRESETS
 from tf_lottery.lottery.xor_study import XorConfig
 
