@@ -189,9 +189,11 @@ class LotteryExperiment:
                              else self.theta0(spec.trial))))
 
     def trained_parent(self, spec: RunSpec) -> RunSpec | None:
-        """The trunk run whose trained weights (and mask) this run builds on."""
+        """The trunk run whose trained weights this run's mask (and, by the reset strategy,
+        its start) is computed from; a reinit's is its ticket's (a diverged ticket's mask is
+        still valid, so its reinits train)."""
         if spec.control == "reinit":
-            return RunSpec(spec.trial, spec.strategy, spec.round)
+            return self.trained_parent(RunSpec(spec.trial, spec.strategy, spec.round))
         if spec.strategy == "oneshot":
             return RunSpec(spec.trial, "iterative", 0)
         return RunSpec(spec.trial, "iterative", spec.round - 1) if spec.round > 0 else None
