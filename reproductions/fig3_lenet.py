@@ -6,7 +6,6 @@ flags, same store) and trains only the ones missing.
 """
 import sys
 
-import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tf_lottery.figures.lenet import FIG3
 from tf_lottery.figures.runner import run_figure
 

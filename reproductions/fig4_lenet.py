@@ -7,7 +7,6 @@ pruning, winning tickets vs random reinitialization.
 """
 import sys
 
-import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tf_lottery.figures.lenet import FIG4
 from tf_lottery.figures.runner import run_figure
 

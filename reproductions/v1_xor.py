@@ -6,7 +6,6 @@ and of 2- and 4-unit tickets unit-pruned from trained 10-unit networks.
 """
 import sys
 
-import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from tf_lottery.figures.xor import XOR
 from tf_lottery.figures.runner import run_figure
 

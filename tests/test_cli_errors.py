@@ -9,6 +9,7 @@ import pytest
 
 from conftest import ROOT
 from test_lottery import IN_THIS_PROCESS, load_script
+from tf_lottery.analysis.provenance import relative_to_project
 
 
 def run_script(*args, env=None):
@@ -47,6 +48,6 @@ def test_a_smaller_preset_does_not_replace_a_larger_ones_results(data_dir, tmp_p
     assert fig4.main(argv + ["--overwrite"]) == 0
     record = json.loads((out / "run.json").read_text())
     assert record["preset"] == "smoke" and set(record["code_version"]) == {"commit", "dirty"}
-    # Portable: the data folder relative to the project (../shared/data here), no absolute paths.
-    assert record["data_source"] == "local folder ../shared/data/mnist"
-    assert not record["store"].startswith("/")
+    # Portable: the data folder relative to the project (../shared/data/mnist in a checkout), no absolute paths.
+    assert record["data_source"] == f"local folder {relative_to_project(data_dir / 'mnist')}"
+    assert not record["data_source"].startswith("local folder /") and not record["store"].startswith("/")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from tf_lottery import cli
-from tf_lottery.config import (RUN_SCHEMA, DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig,
-                               identity_hash)
+from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
 from tf_lottery.figures.lenet import PRESET_COST, PRESETS
 from tf_lottery.lottery.xor_study import XorConfig
 
@@ -93,7 +92,8 @@ def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash
                                   ["--tpu", "local"], ["--strategy", "horovod"], ["--threads-per-worker", "-1"],
                                   ["--ray-address", "auto", "--workers", "1"], ["--gpus-per-worker", "-1"],
                                   ["--gpus-per-worker", "1", "--workers", "1"], ["--model", "alexnet"],
-                                  ["--lr-drops", "60000"], ["--global-groups", "attention"], ["--xla", "maybe"]])
+                                  ["--lr-drops", "60000"], ["--global-groups", "attention"], ["--xla", "maybe"],
+                                  ["--rewind-iteration", "100"], ["--reset", "rewind", "--rewind-iteration", "150"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         parse(argv)

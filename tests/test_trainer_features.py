@@ -95,6 +95,8 @@ def test_a_diverged_run_is_stored_as_a_result_and_the_study_goes_on(small_mnist,
     assert summary["diverged"].all() and summary["test_acc_end"].isna().all()
     later = experiment.store.metrics(RunSpec(0, "iterative", 2).key)
     assert later["diverged_because"] == "builds on trial0/iterative/round01/ticket, which diverged"
+    assert experiment.store.metrics(RunSpec(0, "oneshot", 2, "reinit", 0).key)["diverged_because"] == \
+        "builds on trial0/iterative/round00/ticket, which diverged"
 
 
 def test_a_stored_run_gets_its_test_curve_added_when_a_figure_needs_it(small_mnist, tmp_path):

@@ -26,13 +26,23 @@ def option(default, help, **kw):
     return field(default=default, metadata={"help": help, **kw})
 
 
+_ABSENT = object()
+
+
 def identity(obj) -> dict:
-    """The fields of a config dataclass (recursively) that define a run's result."""
+    """The fields of a config dataclass (recursively) that define a run's result.
+
+    A field added after runs were stored declares `neutral=<value>`: the value that does
+    exactly what the code did before the field existed. At that value it is left out, so
+    those runs keep their identity; at any other value (whatever the default) it is in.
+    """
     out = {}
     for f in dataclasses.fields(obj):
         if not f.metadata.get("identity", True):
             continue
         value = getattr(obj, f.name)
+        if value == f.metadata.get("neutral", _ABSENT):
+            continue
         out[f.name] = identity(value) if dataclasses.is_dataclass(value) else value
     return out
 
@@ -117,9 +127,11 @@ class PruningConfig:
     ignore: tuple = option((), "Weight-name patterns (fnmatch) never pruned, e.g. '*shortcut*'.", type="str_list")
     method: str = option("magnitude", "How a round chooses the weights to remove (tf_lottery/pruning/strategies.py).",
                          choices=("magnitude", "random"))
-    reset: str = option("init", "What survivors restart from after each round: init (Strategy 1, theta_0) or "
-                                "continue (Strategy 2, keep training the trained weights).",
-                        choices=("init", "continue"))
+    reset: str = option("init", "What survivors restart from after each round: init (Strategy 1, theta_0), "
+                                "continue (Strategy 2, keep training the trained weights), or rewind (the weights "
+                                "of round 0 at --rewind-iteration: later rewinding).",
+                        choices=("init", "continue", "rewind"))
+    rewind_iteration: int = option(0, "Iteration of round 0 whose weights --reset rewind restarts from.", neutral=0)
 
     def group_rates(self) -> dict[str, float]:
         return {"conv": self.conv_rate, "fc": self.fc_rate, "output": self.output_rate}
@@ -128,6 +140,8 @@ class PruningConfig:
         for name, rate in self.group_rates().items():
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"{name}_rate must be in [0, 1), got {rate}.")
+        if self.rewind_iteration < 0 or (self.rewind_iteration and self.reset != "rewind"):
+            raise ValueError("rewind_iteration must be >= 0, and is only used with reset 'rewind'.")
         unknown = set(self.global_groups) - set(PRUNING_GROUPS)
         if unknown:
             raise ValueError(f"Unknown global_groups {sorted(unknown)}; use {', '.join(PRUNING_GROUPS)}.")
@@ -167,6 +181,10 @@ class ExperimentConfig:
     def validate(self) -> None:
         self.training.validate()
         self.pruning.validate()
+        if self.pruning.rewind_iteration % self.training.steps_per_call or \
+                self.pruning.rewind_iteration > self.training.iterations:
+            raise ValueError(f"rewind_iteration ({self.pruning.rewind_iteration}) must be a multiple of steps_per_call "
+                             f"({self.training.steps_per_call}) within the {self.training.iterations} iterations.")
         _positive(trials=self.study.trials, validation_size=self.data.validation_size)
         if self.study.rounds < 0 or self.study.reinits < 0:
             raise ValueError("rounds and reinits must be >= 0.")

@@ -1,5 +1,5 @@
-"""The kinds of study a figure can run: lottery-ticket runs of a registered model, and
-v1's stacked XOR stages."""
+"""The kinds of study a figure can run: lottery-ticket runs of a registered model, sweeps
+of several such configurations on one pool of workers, and v1's stacked XOR stages."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,6 +9,7 @@ from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_dataset
 from tf_lottery.execution.store import RunStore
 from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, is_stored, with_dependencies
+from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, swept_is_stored
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
 from tf_lottery.models.registry import prunable_sizes
 from tf_lottery.pruning.strategies import PruningPlan
@@ -34,8 +35,8 @@ class LotteryKind:
     describe = staticmethod(describe_run)
 
     @staticmethod
-    def store_name(cfg):
-        return cfg.training.model
+    def open_store(root, cfg, runs):
+        return RunStore(root, cfg.training.model, cfg)
 
     @staticmethod
     def graph_options(cfg):
@@ -49,6 +50,33 @@ class LotteryKind:
         PruningPlan.from_config(cfg.pruning, groups)
         if load_data:
             load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
+
+
+def sweep_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:
+    """What one process needs to train the runs of every configuration of a sweep."""
+    return SweepExecutor(data_dir, store_root, strategy, xla)
+
+
+class SweepKind(LotteryKind):
+    """Lottery runs of several configurations (a figure's `select(cfg)` returns the
+    `SweptRun`s of the variants of `cfg` it sweeps, test-curve flags set), trained by one
+    pool of workers."""
+
+    executor = staticmethod(sweep_executor)
+    describe = staticmethod(describe_swept)
+    is_stored = staticmethod(swept_is_stored)
+
+    @staticmethod
+    def open_store(root, cfg, runs):
+        return SweepStore(root, sorted({r.cfg for r in runs}, key=lambda c: c.run_hash()))
+
+    @staticmethod
+    def with_dependencies(runs):
+        return runs  # `sweep()` lists every run after its dependencies
+
+    @staticmethod
+    def check(cfg, data_dir, load_data: bool) -> None:
+        LotteryKind.check(cfg, data_dir, load_data)
 
 
 def xor_executor(cfg: XorConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
@@ -71,8 +99,8 @@ class XorKind:
         return {}
 
     @staticmethod
-    def store_name(cfg):
-        return "xor"
+    def open_store(root, cfg, runs):
+        return RunStore(root, "xor", cfg)
 
     @staticmethod
     def with_dependencies(stages):

@@ -24,7 +24,7 @@ PRESETS: dict[str, dict] = {
     "smoke": {"iterations": 300, "trials": 1, "rounds": 2, "control_rounds": (2,), "reinits": 1},
 }
 PRESET_COST = {
-    "paper": "5 trials x (21 trunk + 20 one-shot + 120 reinit) = 805 runs of 50K iterations; about 7 h on 2 cores",
+    "paper": "5 trials x (21 trunk + 20 one-shot + 120 reinit) = 805 runs of 50K iterations; about 7-8 h on 2 cores",
     "fast": "3 trials x (17 trunk + 6 one-shot + 12 reinit) = 105 runs of 50K iterations; about 50 min on 2 cores",
     "smoke": "6 runs of 300 iterations; under a minute",
 }

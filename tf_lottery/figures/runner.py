@@ -24,7 +24,7 @@ from tf_lottery.analysis import provenance
 from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute
 from tf_lottery.execution.scheduling import InProcess, run_graph
-from tf_lottery.execution.store import RunStore, StoreCorrupt, StoreMismatch
+from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
 from tf_lottery.figures.spec import Figure, FigureContext
 
 EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
@@ -48,7 +48,7 @@ def configure_process(options) -> None:
         distribute.limit_threads(options.threads_per_worker)
 
 
-def train_runs(runs, store: RunStore, is_stored: Callable, factory: Callable, options, describe: Callable,
+def train_runs(runs, store, is_stored: Callable, factory: Callable, options, describe: Callable,
                log=print, **graph_options) -> tuple[dict, str | None]:
     """Train the missing `runs` in this process (--workers 1) or on Ray workers.
 
@@ -128,10 +128,10 @@ def _run_figure(figure: Figure, options, cfg) -> None:
         raise
     except ValueError as e:
         raise SettingsError(str(e)) from None
-    store = RunStore(options.store, kind.store_name(cfg), cfg)
     curves = figure.curve_runs(cfg)
     runs = kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
                                    for r in figure.select(cfg)])
+    store = kind.open_store(options.store, cfg, runs)
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
                                 getattr(options, "xla", "auto"))
     stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe,
@@ -140,7 +140,7 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
     provenance.write_run_json(
         out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
-        config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=provenance.relative_to_project(store.dir),
+        config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, execution=execution_record(options),
         wall_seconds=round(time.perf_counter() - started, 1), **extra)
     print(f"Results in {out}")

@@ -3,8 +3,8 @@
 A `Figure` is data: its name, presets, the runs it needs (and which of them need test curves,
 evaluated every `eval_every` iterations; the others are tested only where the figure reads them), and a `report` that turns the stored runs into tables, plots and the paper
 comparison. A `StudyKind` says how a study's configuration is built from flags and how its
-runs are stored and executed (lottery-ticket runs of any registered model, or v1's XOR
-stages). `runner.run_figure` does everything else, the same way for every figure.
+runs are stored and executed (lottery-ticket runs of any registered model, sweeps of
+several configurations on one pool of workers, or v1's XOR stages). `runner.run_figure` does everything else, the same way for every figure.
 
 To add a figure: write a module in this folder defining a `Figure` (reuse a kind and the
 runs of other figures where you can: runs are shared through the store), and a three-line
@@ -26,7 +26,7 @@ class StudyKind(Protocol):
 
     def protocol(self, asked: dict) -> dict: ...
 
-    def store_name(self, cfg) -> str: ...
+    def open_store(self, root, cfg, runs): ...  # a RunStore, or anything with has(key) and metrics(key)
 
     def executor(self, cfg, data_dir, store_root, strategy, xla: str): ...
 

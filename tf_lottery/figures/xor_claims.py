@@ -39,7 +39,7 @@ def xor_claims(rates: pd.DataFrame, max_hidden: int, prune_to, heuristics) -> pd
         for k in sorted(prune_to, reverse=True):
             ticket = _rate(rates, strategy, k, best, "ticket")
             claim(f"{k}-unit tickets ({strategy}, {best}) succeed about as often as their {max_hidden}-unit parents.",
-                  f"success rate, ticket - parent", diff(ticket, parent), lambda v: abs(v) <= 0.05, "|d| <= 0.05", n)
+                  "success rate, ticket - parent", diff(ticket, parent), lambda v: abs(v) <= 0.05, "|d| <= 0.05", n)
             claim(f"{k}-unit tickets ({strategy}, {best}) succeed more often than their random reinitializations.",
                   "success rate, ticket - reinit", diff(ticket, _rate(rates, strategy, k, best, "reinit")),
                   lambda v: v > 0, "> 0", n)

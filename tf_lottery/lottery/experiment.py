@@ -1,8 +1,9 @@
 """The lottery-ticket experiment: one iterative trunk per trial and control branches.
 
 Trunk: theta_0 -> train -> prune (`PruningPlan`: layer-wise or global, by magnitude or at
-random) -> restart the survivors (`RESETS`: from theta_0, the paper's Strategy 1, or from
-the trained weights, Strategy 2) -> train ... Each trunk round stores its mask and trained
+random) -> restart the survivors (`RESETS`: from theta_0, the paper's Strategy 1; from the
+trained weights, Strategy 2; or from round 0's weights at an early iteration, later
+rewinding) -> train ... Each trunk round stores its mask and trained
 weights. Branches read them:
 - reinit: the same mask, a fresh theta_0' from the same initializer (own recorded seed);
 - oneshot: prune the trained round-0 network straight to round k's per-layer counts,
@@ -25,7 +26,7 @@ from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
 from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
-from tf_lottery.pruning.strategies import RESETS, PruningPlan
+from tf_lottery.pruning.strategies import RESETS, PruningPlan, RestartPoints
 from tf_lottery.seeds import derive_seed
 from tf_lottery.training.trainer import Trainer
 
@@ -180,12 +181,19 @@ class LotteryExperiment:
         parent = self.trained_parent(spec)
         if parent is None:
             return self.theta0(spec.trial)
-        return self.reset_to(self.theta0(spec.trial), self.store.arrays(parent.key, "final"))
+        round0 = RunSpec(spec.trial, "iterative", 0).key
+        return self.reset_to(RestartPoints(
+            theta0=lambda: self.theta0(spec.trial),
+            trained=lambda: self.store.arrays(parent.key, "final"),
+            rewound=lambda: (self.store.arrays(round0, "rewind") if self.cfg.pruning.rewind_iteration
+                             else self.theta0(spec.trial))))
 
     def trained_parent(self, spec: RunSpec) -> RunSpec | None:
-        """The trunk run whose trained weights (and mask) this run builds on."""
+        """The trunk run whose trained weights this run's mask (and, by the reset strategy,
+        its start) is computed from; a reinit's is its ticket's (a diverged ticket's mask is
+        still valid, so its reinits train)."""
         if spec.control == "reinit":
-            return RunSpec(spec.trial, spec.strategy, spec.round)
+            return self.trained_parent(RunSpec(spec.trial, spec.strategy, spec.round))
         if spec.strategy == "oneshot":
             return RunSpec(spec.trial, "iterative", 0)
         return RunSpec(spec.trial, "iterative", spec.round - 1) if spec.round > 0 else None
@@ -203,8 +211,9 @@ class LotteryExperiment:
         if spec.control == "reinit":
             seeds["reinit_seed"] = self.reinit_seed(spec)
         mask, start = self.mask_for(spec), self.start_weights(spec)
+        rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
-                                    test_curve=spec.test_curve)
+                                    test_curve=spec.test_curve, snapshot_at=rewind)
         metrics = {
             **self._identity(spec),
             "pm": 100.0 * masks.density(mask),
@@ -223,8 +232,14 @@ class LotteryExperiment:
         }
         # Only trunk runs feed later runs; controls keep their metrics alone.
         trunk = spec.strategy == "iterative" and spec.control == "ticket"
-        return self._store(spec, metrics, {"mask": mask, "final": result.final_weights} if trunk else None,
-                           _test_curve(result) if spec.test_curve else None)
+        arrays = {"mask": mask, "final": result.final_weights} if trunk else None
+        if rewind is not None:
+            arrays["rewind"] = result.snapshot
+        return self._store(spec, metrics, arrays, _test_curve(result) if spec.test_curve else None)
+
+    def _keeps_rewind_point(self, spec: RunSpec) -> bool:
+        return (self.cfg.pruning.reset == "rewind" and self.cfg.pruning.rewind_iteration > 0
+                and spec == RunSpec(spec.trial, "iterative", 0))
 
     def _store(self, spec: RunSpec, metrics: dict, arrays, test_curve=None) -> dict:
         self.store.save(spec.key, metrics, arrays)

@@ -3,7 +3,8 @@
 - `SCORES`: what a round ranks the surviving weights by (`magnitude`: |w| of the trained
   weights; `random`: a seeded uniform draw, the same counts at random positions).
 - `RESETS`: what the survivors restart from after a round (`init`: theta_0, the paper's
-  Strategy 1; `continue`: the trained weights, Strategy 2).
+  Strategy 1; `continue`: the trained weights, Strategy 2; `rewind`: the weights of round 0
+  at an early iteration, later rewinding). Each picks one of a run's `RestartPoints`.
 - `PruningPlan`: per-layer rates from the model's groups and the config, with the ignore
   list, and the pools of global pruning. A round removes the lowest-scoring weights of
   each pool (global) or of each layer (layer-wise), with exact counts (`rules`).
@@ -32,9 +33,19 @@ def _random_scores(weights: Weights, mask: Mask, seed: int) -> dict[str, np.ndar
 
 SCORES: dict[str, Callable[[Weights, Mask, int], dict]] = {"magnitude": _magnitude_scores, "random": _random_scores}
 
-RESETS: dict[str, Callable[[Weights, Weights], Weights]] = {
-    "init": lambda theta0, trained: theta0,
-    "continue": lambda theta0, trained: trained,
+@dataclass(frozen=True)
+class RestartPoints:
+    """Where a pruned run may restart from, each loaded only when chosen."""
+
+    theta0: Callable[[], Weights]
+    trained: Callable[[], Weights]  # the weights it was pruned from
+    rewound: Callable[[], Weights]  # round 0's weights at the rewind iteration
+
+
+RESETS: dict[str, Callable[[RestartPoints], Weights]] = {
+    "init": lambda points: points.theta0(),
+    "continue": lambda points: points.trained(),
+    "rewind": lambda points: points.rewound(),
 }
 
 

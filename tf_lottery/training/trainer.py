@@ -56,6 +56,7 @@ class RunResult:
     final_weights: dict
     seconds: float
     diverged: bool = False
+    snapshot: dict | None = None  # the weights at `snapshot_at`, if asked for
 
 
 def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: int) -> np.ndarray:
@@ -207,22 +208,28 @@ class Trainer:
         self._noise_seed.assign(noise_seed)
 
     def train(self, start_weights: dict, mask: dict, order_seed: int, noise_seed: int = 0,
-              test_curve: bool = True) -> RunResult:
+              test_curve: bool = True, snapshot_at: int | None = None) -> RunResult:
         """Train from `start_weights` (already masked) for cfg.iterations steps.
 
         Validation is evaluated every `eval_every` iterations (early stopping needs it);
         the test set too if `test_curve`, else only at the end and, from the weights saved
         at the minimum validation loss, at the early-stop iteration: the same numbers.
+        `snapshot_at` (a multiple of steps_per_call) also returns the weights at that step.
         """
+        if snapshot_at is not None and (snapshot_at % self.cfg.steps_per_call or snapshot_at > self.cfg.iterations):
+            raise ValueError(f"snapshot_at ({snapshot_at}) must be a multiple of steps_per_call within the run.")
         cfg, t0 = self.cfg, time.perf_counter()
         self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
         curves = np.full((len(points), 4), np.nan)
         best, best_row, step = np.inf, 0, 0
+        snapshot = keras_masks.get_weights(self.model) if snapshot_at == 0 else None
         for row, point in enumerate(points):
             while step < point:
                 self._train_chunk(batch_indices(self.n_train, cfg.batch_size, order_seed, step, cfg.steps_per_call))
                 step += cfg.steps_per_call
+                if step == snapshot_at:
+                    snapshot = keras_masks.get_weights(self.model)
             curves[row, :2] = self.evaluate("validation")
             if test_curve:
                 curves[row, 2:] = self.evaluate("test")
@@ -235,7 +242,7 @@ class Trainer:
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
             return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
                              curves[:, 3] if test_curve else None, None, *[float("nan")] * 4, final,
-                             time.perf_counter() - t0, diverged=True)
+                             time.perf_counter() - t0, diverged=True, snapshot=snapshot)
         test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
@@ -254,4 +261,5 @@ class Trainer:
             train_acc_end=train_acc_end,
             final_weights=final,
             seconds=time.perf_counter() - t0,
+            snapshot=snapshot,
         )

@@ -1,0 +1,98 @@
+"""Sweeps: the runs of several configurations (learning rates, pruning rates, widths) as
+one study, so that one pool of workers trains all of them at once instead of one
+configuration after another.
+
+A `SweptRun` is a run of one configuration; its key is prefixed by the configuration's
+store folder, so the keys of all configurations live in one namespace. `SweepStore` routes
+each key to that configuration's own `RunStore` (the same folders a single-configuration
+study uses, so runs are shared both ways), and `SweepExecutor` builds one
+`LotteryExperiment` per configuration, lazily, in each worker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tf_lottery.config import ExperimentConfig
+from tf_lottery.data.datasets import load_dataset
+from tf_lottery.execution.store import RunStore
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, describe_run, is_stored, with_dependencies
+
+
+def store_name(cfg: ExperimentConfig) -> str:
+    return cfg.training.model
+
+
+@dataclass(frozen=True)
+class SweptRun:
+    cfg: ExperimentConfig
+    run: RunSpec
+
+    @property
+    def key(self) -> str:
+        return f"{store_name(self.cfg)}-{self.cfg.run_hash()}/{self.run.key}"
+
+    @property
+    def test_curve(self) -> bool:
+        return self.run.test_curve
+
+    def dependencies(self) -> list["SweptRun"]:
+        return [SweptRun(self.cfg, d) for d in self.run.dependencies()]
+
+
+def sweep(configs, runs_of) -> list[SweptRun]:
+    """Every run `runs_of(cfg)` lists, for every configuration (ordered, with dependencies)."""
+    return [SweptRun(cfg, run) for cfg in configs for run in with_dependencies(runs_of(cfg))]
+
+
+class SweepStore:
+    """The stores of a sweep's configurations behind one key space (what the scheduler and
+    the Ray backend need: `has` and `metrics`)."""
+
+    def __init__(self, root, configs):
+        self.stores = {f"{store_name(c)}-{c.run_hash()}": RunStore(root, store_name(c), c) for c in configs}
+
+    def _split(self, key: str) -> tuple[RunStore, str]:
+        folder, run_key = key.split("/", 1)
+        return self.stores[folder], run_key
+
+    def has(self, key: str) -> bool:
+        store, run_key = self._split(key)
+        return store.has(run_key)
+
+    def metrics(self, key: str) -> dict:
+        store, run_key = self._split(key)
+        return store.metrics(run_key)
+
+    def store_of(self, cfg: ExperimentConfig) -> RunStore:
+        return self.stores[f"{store_name(cfg)}-{cfg.run_hash()}"]
+
+
+def swept_is_stored(store: SweepStore, swept: SweptRun) -> bool:
+    return is_stored(store.store_of(swept.cfg), swept.run)
+
+
+def describe_swept(swept: SweptRun, metrics: dict) -> str:
+    return f"[{store_name(swept.cfg)}-{swept.cfg.run_hash()}] {describe_run(swept.run, metrics)}"
+
+
+class SweepExecutor:
+    """Trains runs of any configuration of a sweep: one experiment (model, compiled loop)
+    per configuration and one copy of each data split, built on first use in this process."""
+
+    def __init__(self, data_dir, store_root, strategy=None, xla: str = "auto"):
+        self.data_dir, self.store_root, self.strategy, self.xla = data_dir, Path(store_root), strategy, xla
+        self.experiments, self.datasets, self.data_source = {}, {}, None
+
+    def execute(self, swept: SweptRun) -> dict:
+        cfg = swept.cfg
+        if cfg not in self.experiments:
+            split = (cfg.data.dataset, cfg.data.validation_size, cfg.data.split_seed)
+            if split not in self.datasets:
+                name, size, seed = split
+                self.datasets[split] = load_dataset(name, self.data_dir, size, seed)
+            dataset = self.datasets[split]
+            self.experiments[cfg] = LotteryExperiment(cfg, dataset, RunStore(self.store_root, store_name(cfg), cfg),
+                                                      self.strategy, xla=self.xla)
+            self.data_source = dataset.source
+        return self.experiments[cfg].execute(swept.run)
