@@ -25,7 +25,7 @@ PRESETS: dict[str, dict] = {
 }
 PRESET_COST = {
     "paper": "5 trials x (21 trunk + 20 one-shot + 120 reinit) = 805 runs of 50K iterations; about 7-8 h on 2 cores",
-    "fast": "3 trials x (17 trunk + 6 one-shot + 12 reinit) = 105 runs of 50K iterations; about 50 min on 2 cores",
+    "fast": "3 trials x (17 trunk + 6 one-shot + 12 reinit) = 105 runs of 50K iterations; about 1 h on 2 cores",
     "smoke": "6 runs of 300 iterations; under a minute",
 }
 
@@ -225,7 +225,7 @@ FIG4_HELP = """Figure 4 (and Figure 12's train accuracy): Lenet-300-100 on MNIST
 pruning, winning tickets vs random reinitialization.
 
     python reproductions/fig4_lenet.py --preset smoke --data-dir ../shared/data   # a minute
-    python reproductions/fig4_lenet.py --preset fast --data-dir ../shared/data    # about 50 min on 2 cores
+    python reproductions/fig4_lenet.py --preset fast --data-dir ../shared/data    # about 1 h on 2 cores
     python reproductions/fig4_lenet.py                                            # the paper's protocol
 """
 
