@@ -51,3 +51,12 @@ def test_a_smaller_preset_does_not_replace_a_larger_ones_results(data_dir, tmp_p
     # Portable: the data folder relative to the project (../shared/data/mnist in a checkout), no absolute paths.
     assert record["data_source"] == f"local folder {relative_to_project(data_dir / 'mnist')}"
     assert not record["data_source"].startswith("local folder /") and not record["store"].startswith("/")
+
+
+def test_the_smoke_preset_writes_beside_the_committed_results(data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--preset", "smoke", "--iterations", "100", "--rounds", "1", "--control-rounds", "1", "--no-oneshot",
+            *IN_THIS_PROCESS, "--data-dir", str(data_dir)]
+    assert load_script("fig4_lenet").main(argv) == 0
+    assert (tmp_path / "results" / "smoke" / "fig4_lenet" / "run.json").is_file()
+    assert not (tmp_path / "results" / "fig4_lenet").exists()

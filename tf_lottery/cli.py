@@ -109,8 +109,10 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                             help="Read data from this local folder (holding mnist/) instead of tensorflow-datasets; "
                                  "also set by TF_LOTTERY_DATA_DIR.")
     parser.add_argument("--store", default="runs", help="Folder of the resumable run store.")
-    parser.add_argument("--results", default="results", help="Folder for tables, figures and comparisons "
-                                                              "(results/<figure>/ inside it).")
+    parser.add_argument("--results", default=None,
+                        help="Folder for tables, figures and comparisons, written to <folder>/<figure>/ (default: "
+                             "results, or results/smoke for the smoke preset, so trying the package never touches "
+                             "the committed results).")
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace results of a larger preset in the results folder (refused otherwise).")
     add_execution_flags(parser, strategies)
@@ -120,6 +122,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                     "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)
+    if options.results is None:
+        options.results = "results/smoke" if options.preset == "smoke" else "results"
     asked = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}
     try:
         chosen = {**protocol(asked), **asked}
