@@ -262,13 +262,14 @@ class LotteryExperiment:
                 "noise_seed": self.noise_seed(spec.trial)}
 
     def _add_test_curve(self, spec: RunSpec) -> dict:
-        """Retrain a stored run to record its test curve; the rerun must reproduce it."""
+        """Retrain a stored run (same seeds) to record its test curve beside its metrics."""
         stored, mask = self.store.metrics(spec.key), self.mask_for(spec)
         result = self.trainer.train(masks.apply(self.start_weights(spec), mask), mask, stored["order_seed"],
                                     stored["noise_seed"], test_curve=True)
         if not np.array_equal(result.val_loss, np.asarray(stored["curves"]["val_loss"], dtype=float), equal_nan=True):
-            raise RuntimeError(f"Retraining {spec.key} for its test curve did not reproduce its stored validation "
-                               "curve: this machine or build is not deterministic for it.")
+            # Bit-identical on the CPUs tested here; GPUs need not be deterministic.
+            self.log(f"Warning: retraining {spec.key} for its test curve did not reproduce its stored validation "
+                     "curve exactly (a non-deterministic device?); its test curve comes from the retrained copy.")
         self.store.save_part(spec.key, "test_curve", _test_curve(result))
         return stored
 
