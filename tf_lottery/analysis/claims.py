@@ -35,16 +35,19 @@ def per_trial(df: pd.DataFrame, strategy: str, control: str, rnd: int, column: s
     return None if sel.empty else sel.groupby("trial")[column].mean()
 
 
-def round_at_pm(df: pd.DataFrame, strategy: str, pm: float) -> int | None:
-    """The round of `strategy`'s tickets whose mean measured Pm is closest to `pm`, if
-    within tolerance of it (`pm_distance`); None if no trained round is that close."""
-    sel = df[(df["strategy"] == strategy) & (df["control"] == "ticket")]
-    pms = sel.groupby("round")["pm"].mean().dropna()
-    if pms.empty:
+def nearest_round(pm_by_round, pm: float) -> int | None:
+    """The round (a key of `pm_by_round`) whose Pm is closest to `pm`, if within tolerance
+    of it (`pm_distance`); None if no round is that close."""
+    if not len(pm_by_round):
         return None
-    distance = pm_distance(pms, pm)
-    best = distance.idxmin()
-    return int(best) if distance[best] <= 1 else None
+    best = min(pm_by_round.keys(), key=lambda r: pm_distance(pm_by_round[r], pm))
+    return int(best) if pm_distance(pm_by_round[best], pm) <= 1 else None
+
+
+def round_at_pm(df: pd.DataFrame, strategy: str, pm: float) -> int | None:
+    """The trained round of `strategy`'s tickets whose mean measured Pm matches `pm`."""
+    sel = df[(df["strategy"] == strategy) & (df["control"] == "ticket")]
+    return nearest_round(sel.groupby("round")["pm"].mean().dropna(), pm)
 
 
 def at_pm(df: pd.DataFrame, strategy: str, control: str, pm: float | str, column: str) -> pd.Series | None:

@@ -61,8 +61,13 @@ class RunStore:
                                 "or delete that folder.")
         self._report_old_schemas(Path(root), experiment, log)
 
-    @staticmethod
-    def _report_old_schemas(root: Path, experiment: str, log) -> None:
+    _reported: set = set()  # (root, experiment) already checked by this process
+
+    @classmethod
+    def _report_old_schemas(cls, root: Path, experiment: str, log) -> None:
+        if (root.resolve(), experiment) in cls._reported:  # once, not for every configuration of a sweep
+            return
+        cls._reported.add((root.resolve(), experiment))
         old = []
         for path in root.glob(f"{experiment}-*/config.json"):
             try:

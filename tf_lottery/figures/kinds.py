@@ -74,10 +74,6 @@ class SweepKind(LotteryKind):
     def with_dependencies(runs):
         return runs  # `sweep()` lists every run after its dependencies
 
-    @staticmethod
-    def check(cfg, data_dir, load_data: bool) -> None:
-        LotteryKind.check(cfg, data_dir, load_data)
-
 
 def xor_executor(cfg: XorConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
     """What a worker process needs to train XOR stages."""

@@ -6,7 +6,7 @@ import functools
 
 from tf_lottery.analysis import claims as engine
 from tf_lottery.analysis import plots, tables
-from tf_lottery.analysis.claims import (Claim, at_pm, diff, over_rounds, pm_distance, points, ratio, round_at_pm,
+from tf_lottery.analysis.claims import (Claim, at_pm, diff, nearest_round, over_rounds, points, ratio, round_at_pm,
                                         ticket)
 from tf_lottery.figures.kinds import LotteryKind
 from tf_lottery.figures.spec import Figure, FigureContext
@@ -150,12 +150,8 @@ def rounds_at_pm(cfg, labels) -> dict[str, int]:
     groups, sizes = prunable_sizes(cfg.training.model, cfg.data.dataset, cfg.training.dropout)
     prune = PruningPlan.from_config(cfg.pruning, groups)
     expected = {r: prune.expected_pm(sizes, r) for r in range(cfg.study.rounds + 1)}
-    out = {}
-    for label in labels:
-        r = min(expected, key=lambda k: pm_distance(expected[k], float(label)))
-        if pm_distance(expected[r], float(label)) <= 1:
-            out[label] = r
-    return out
+    rounds = {label: nearest_round(expected, float(label)) for label in labels}
+    return {label: r for label, r in rounds.items() if r is not None}
 
 
 def fig3_runs(cfg) -> list[RunSpec]:

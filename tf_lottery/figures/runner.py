@@ -124,7 +124,7 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     data_dir = data_dir and data_dir.resolve()
     try:  # a clear error here rather than inside every worker (one process reads the data itself)
         kind.check(cfg, data_dir, load_data=options.workers > 1)
-    except DataError:
+    except DataError:  # a ValueError too, but already a user's message
         raise
     except ValueError as e:
         raise SettingsError(str(e)) from None

@@ -140,6 +140,14 @@ class LotteryExperiment:
     def reinit_seed(self, spec: RunSpec) -> int:
         return derive_seed(self.cfg.seed, "reinit", spec.trial, spec.strategy, spec.round, spec.reinit)
 
+    def seeds(self, spec: RunSpec) -> dict[str, int]:
+        """Every seed a run uses, as recorded with it."""
+        seeds = {"init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
+                 "noise_seed": self.noise_seed(spec.trial)}
+        if spec.control == "reinit":
+            seeds["reinit_seed"] = self.reinit_seed(spec)
+        return seeds
+
     # -- state the runs need -------------------------------------------------------------
     def theta0(self, trial: int) -> dict[str, np.ndarray]:
         key = f"trial{trial}/init"
@@ -206,10 +214,7 @@ class LotteryExperiment:
         parent = self.trained_parent(spec)
         if parent is not None and self.store.metrics(parent.key).get("diverged"):
             return self._store(spec, self._inherited_divergence(spec, parent), None)
-        seeds = {"init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
-                 "noise_seed": self.noise_seed(spec.trial)}
-        if spec.control == "reinit":
-            seeds["reinit_seed"] = self.reinit_seed(spec)
+        seeds = self.seeds(spec)
         mask, start = self.mask_for(spec), self.start_weights(spec)
         rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
@@ -257,9 +262,7 @@ class LotteryExperiment:
         return {**self._identity(spec), "pm": nan, "layer_counts": {}, "diverged": True,
                 "diverged_because": f"builds on {parent.key}, which diverged", "early_stop_iter": None,
                 "test_acc_early_stop": nan, "train_acc_early_stop": nan, "test_acc_end": nan, "train_acc_end": nan,
-                "seconds": 0.0, "curves": {"iteration": [], "val_loss": [], "val_acc": []},
-                "init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
-                "noise_seed": self.noise_seed(spec.trial)}
+                "seconds": 0.0, "curves": {"iteration": [], "val_loss": [], "val_acc": []}, **self.seeds(spec)}
 
     def _add_test_curve(self, spec: RunSpec) -> dict:
         """Retrain a stored run (same seeds) to record its test curve beside its metrics."""
