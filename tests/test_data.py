@@ -7,7 +7,7 @@ import pytest
 
 from tf_lottery.data.datasets import DataError, load_dataset
 from tf_lottery.data.mnist import MNIST_FILES
-from tf_lottery.data.mnist import from_folder as read_mnist_idx
+from tf_lottery.data.mnist import read_idx_folder as read_mnist_idx
 
 
 def test_real_mnist_has_the_paper_split(mnist):

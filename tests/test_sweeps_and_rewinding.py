@@ -31,7 +31,7 @@ def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(s
     runs = sweep(configs, plan)
     store = SweepStore(tmp_path, configs)
     executor = SweepExecutor(None, tmp_path)
-    executor.datasets[("mnist", 5000, 0)] = small_mnist  # as if loaded; one copy serves both configurations
+    executor.datasets[configs[0].data] = small_mnist  # as if loaded; one copy serves both configurations
     stats = run_graph(runs, functools.partial(swept_is_stored, store), InProcess(executor), describe_swept,
                       lambda *_: None, 1.0)
     assert stats["trained"] == len(runs) == 2 * len(plan(configs[0]))

@@ -64,6 +64,10 @@ class DataConfig:
     dataset: str = option("mnist", "Data set (set by the model's protocol).")
     validation_size: int = option(5000, "Training examples held out for validation (paper: 5,000).")
     split_seed: int = option(0, "Seed of the validation hold-out (the same split for every trial).")
+    input_scaling: str = option("unit", "Pixel scaling (the paper is silent): unit divides by 255 as the authors' "
+                                        "Lenet code did; standardize also subtracts the training set's per-channel "
+                                        "mean and divides by its std, as open_lth does for CIFAR-10.",
+                                choices=("unit", "standardize"), neutral="unit")
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ class TrainingConfig:
                              type="int_list")
     lr_drop_factor: float = option(0.1, "Factor of each learning-rate drop (paper: divide by 10).")
     warmup_iterations: int = option(0, "Linear learning-rate warmup from 0 over this many iterations (0: none).")
-    dropout: float = option(0.0, "Dropout rate of the models that have dropout layers (0: none).")
+    dropout: float = option(0.0, "Dropout rate after each hidden fc layer (0: none; paper: 0.5 for its Conv-2/4/6 "
+                                 "dropout runs, whose layers it does not state).")
+    conv_dropout: float = option(0.0, "Dropout rate after each conv block's pooling (0: none, the default: the paper "
+                                      "does not say its conv nets had any).", neutral=0.0)
     augment: bool = option(False, "Random horizontal flips and 4-pixel pad-and-crop, in-graph, seeded per run.")
     eval_every: int = option(100, "Evaluate validation (and, where a figure needs it, test) every this many iterations.")
     steps_per_call: int = option(
@@ -103,8 +110,9 @@ class TrainingConfig:
             )
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
-        if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.dropout < 1:
-            raise ValueError("weight_decay must be >= 0, momentum and dropout in [0, 1).")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.dropout < 1 \
+                or not 0 <= self.conv_dropout < 1:
+            raise ValueError("weight_decay must be >= 0, momentum, dropout and conv_dropout in [0, 1).")
         if not all(0 < d < self.iterations for d in self.lr_drops) or list(self.lr_drops) != sorted(set(self.lr_drops)):
             raise ValueError(f"lr_drops must be increasing iterations within 1..{self.iterations - 1}, "
                              f"got {self.lr_drops}.")

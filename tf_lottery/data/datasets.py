@@ -5,9 +5,9 @@ Sources, in order of precedence:
 2. the environment variable TF_LOTTERY_DATA_DIR, else
 3. tensorflow-datasets (downloads on first use; needs internet).
 
-Each data set has a reader module (`mnist.py`) registered in `READERS`: it returns the raw
-train and test arrays from TFDS or from its subfolder of the local folder. Splitting and
-ordering are shared here.
+Each data set has a reader module (`mnist.py`, `cifar10.py`) with `from_folder(root)` and
+`from_tfds()`, returning the raw uint8 arrays (`RawData`, which says whether the copy is
+lossy). Ordering, splitting and scaling are shared here.
 """
 from __future__ import annotations
 
@@ -21,10 +21,20 @@ import numpy as np
 ENV_DATA_DIR = "TF_LOTTERY_DATA_DIR"
 
 # Input shape and number of classes per data set (for building models without the data).
-SHAPES = {"mnist": ((28, 28, 1), 10)}
+SHAPES = {"mnist": ((28, 28, 1), 10), "cifar10": ((32, 32, 3), 10)}
 
 class DataError(ValueError):
     """A data source is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class RawData:
+    """A reader's output: uint8 images [n, h, w(, c)] and integer labels."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    source: str
+    lossy: bool  # re-encoded (e.g. JPEG) pixels: results are not comparable in absolute terms
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class Dataset:
     test: Split
     num_classes: int
     source: str  # where the arrays came from, for provenance
+    lossy: bool = False
+    fingerprint: str = ""  # SHA-256 of the raw arrays: which exact data a run was trained on
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
@@ -57,24 +69,46 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     return path
 
 
-def load_dataset(name: str, data_dir=None, validation_size: int = 5000, split_seed: int = 0) -> Dataset:
-    """Load `name`, hold out `validation_size` training examples chosen with `split_seed`."""
-    from tf_lottery.data import mnist
+def readers() -> dict:
+    from tf_lottery.data import cifar10, mnist
 
-    readers = {"mnist": mnist}
-    if name not in readers:
-        raise DataError(f"Unknown dataset {name!r}; available: {', '.join(readers)}.")
+    return {"mnist": mnist, "cifar10": cifar10}
+
+
+def load_dataset(name: str, data_dir=None, validation_size: int = 5000, split_seed: int = 0,
+                 input_scaling: str = "unit") -> Dataset:
+    """Load `name`, hold out `validation_size` training examples chosen with `split_seed`."""
+    available = readers()
+    if name not in available:
+        raise DataError(f"Unknown dataset {name!r}; available: {', '.join(available)}.")
     folder = resolve_data_dir(data_dir)
-    if folder is None:
-        (x_train, y_train), (x_test, y_test) = readers[name].from_tfds()
-        source = f"tensorflow-datasets:{name}"
-    else:
-        (x_train, y_train), (x_test, y_test) = readers[name].from_folder(folder / name)
-        source = str((folder / name).resolve())
-    x_train, y_train = canonical_order(x_train, y_train)
-    x_test, y_test = canonical_order(x_test, y_test)
+    raw = available[name].from_tfds() if folder is None else available[name].from_folder(folder)
+    x_train, y_train = canonical_order(*raw.train)
+    x_test, y_test = canonical_order(*raw.test)
+    digest = hashlib.sha256()
+    for array in (x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)):
+        digest.update(np.ascontiguousarray(array).tobytes())
     train, validation = split_validation(x_train, y_train, validation_size, split_seed)
-    return Dataset(name, train, validation, _to_split(x_test, y_test), SHAPES[name][1], source)
+    scale = _scaler(train.x, input_scaling)
+    return Dataset(name, scale(train), scale(validation), scale(_to_split(x_test, y_test)), SHAPES[name][1],
+                   raw.source, raw.lossy, digest.hexdigest()[:16])
+
+
+def load_for(data, data_dir) -> Dataset:
+    """The data set a `DataConfig` asks for."""
+    return load_dataset(data.dataset, data_dir, data.validation_size, data.split_seed, data.input_scaling)
+
+
+def _scaler(train_x: np.ndarray, input_scaling: str):
+    """unit: pixels / 255 (done by `_to_split`); standardize: then per-channel training-set
+    mean and std (of the training split only, so validation and test stay unseen)."""
+    if input_scaling == "unit":
+        return lambda split: split
+    if input_scaling != "standardize":
+        raise DataError(f"Unknown input scaling {input_scaling!r}; use unit or standardize.")
+    mean = train_x.mean(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
+    std = train_x.std(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
+    return lambda split: Split((split.x - mean) / std, split.y)
 
 
 def canonical_order(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_lottery.data.datasets import ENV_DATA_DIR, DataError
+from tf_lottery.data.datasets import ENV_DATA_DIR, DataError, RawData
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -47,7 +47,12 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
     return np.frombuffer(raw[header:], np.uint8).reshape(shape)
 
 
-def from_folder(folder: Path):
+def from_folder(root: Path) -> RawData:
+    """MNIST from `<root>/mnist/`."""
+    return RawData(*read_idx_folder(root / "mnist"), source=str(root / "mnist"), lossy=False)
+
+
+def read_idx_folder(folder: Path):
     """Read and validate MNIST from the four IDX files in `folder`."""
     hint = _FIX_HINT.format(files=", ".join(MNIST_FILES.values()), folder=folder)
     try:
@@ -69,7 +74,7 @@ def from_folder(folder: Path):
     return (arrays["train_images"], arrays["train_labels"]), (arrays["test_images"], arrays["test_labels"])
 
 
-def from_tfds():
+def from_tfds() -> RawData:
     import tensorflow_datasets as tfds
 
     try:
@@ -80,4 +85,5 @@ def from_tfds():
             f"Offline? Point --data-dir or {ENV_DATA_DIR} at a folder holding mnist/ with "
             f"{', '.join(MNIST_FILES.values())}."
         ) from e
-    return tuple((tfds.as_numpy(x)[..., 0], tfds.as_numpy(y)) for x, y in (train, test))
+    return RawData(*((tfds.as_numpy(x)[..., 0], tfds.as_numpy(y)) for x, y in (train, test)),
+                   source="tensorflow-datasets:mnist", lossy=False)

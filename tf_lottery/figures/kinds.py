@@ -6,7 +6,7 @@ import dataclasses
 
 from tf_lottery import cli
 from tf_lottery.config import ExperimentConfig
-from tf_lottery.data.datasets import load_dataset
+from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
 from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, is_stored, with_dependencies
 from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, swept_is_stored
@@ -17,7 +17,7 @@ from tf_lottery.pruning.strategies import PruningPlan
 
 def lottery_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto"):
     """Everything one process needs to train lottery runs (built in each worker)."""
-    dataset = load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
+    dataset = load_for(cfg.data, data_dir)
     return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy, xla=xla)
 
 
@@ -46,10 +46,10 @@ class LotteryKind:
     def check(cfg, data_dir, load_data: bool) -> None:
         """Errors a user can fix, found before any run starts: settings that do not fit the
         model (ValueError), and (if `load_data`) unreadable data (DataError)."""
-        groups, _ = prunable_sizes(cfg.training.model, cfg.data.dataset, cfg.training.dropout)
+        groups, _ = prunable_sizes(cfg.training.model, cfg.data.dataset)
         PruningPlan.from_config(cfg.pruning, groups)
         if load_data:
-            load_dataset(cfg.data.dataset, data_dir, cfg.data.validation_size, cfg.data.split_seed)
+            load_for(cfg.data, data_dir)
 
 
 def sweep_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:

@@ -147,7 +147,7 @@ FIG3_PANELS = [
 def rounds_at_pm(cfg, labels) -> dict[str, int]:
     """The iterative round expected at each Pm label (within the claims' tolerance), for this
     configuration's model and pruning rates; labels no round of the study reaches are left out."""
-    groups, sizes = prunable_sizes(cfg.training.model, cfg.data.dataset, cfg.training.dropout)
+    groups, sizes = prunable_sizes(cfg.training.model, cfg.data.dataset)
     prune = PruningPlan.from_config(cfg.pruning, groups)
     expected = {r: prune.expected_pm(sizes, r) for r in range(cfg.study.rounds + 1)}
     rounds = {label: nearest_round(expected, float(label)) for label in labels}

@@ -118,7 +118,7 @@ class LotteryExperiment:
         input_shape = dataset.train.x.shape[1:]
         with self.strategy.scope():
             self.model, self.groups = build_model(cfg.training.model, input_shape, dataset.num_classes,
-                                                  cfg.training.dropout)
+                                                  cfg.training.dropout, cfg.training.conv_dropout)
         self.trainer = Trainer(self.model, dataset, cfg.training, self.strategy, jit=use_xla(xla, self.groups))
         self.plan = PruningPlan.from_config(cfg.pruning, self.groups)
         self.reset_to = RESETS[cfg.pruning.reset]

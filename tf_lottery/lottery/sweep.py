@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tf_lottery.config import ExperimentConfig
-from tf_lottery.data.datasets import load_dataset
+from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, describe_run, is_stored, with_dependencies
 
@@ -87,11 +87,9 @@ class SweepExecutor:
     def execute(self, swept: SweptRun) -> dict:
         cfg = swept.cfg
         if cfg not in self.experiments:
-            split = (cfg.data.dataset, cfg.data.validation_size, cfg.data.split_seed)
-            if split not in self.datasets:
-                name, size, seed = split
-                self.datasets[split] = load_dataset(name, self.data_dir, size, seed)
-            dataset = self.datasets[split]
+            if cfg.data not in self.datasets:
+                self.datasets[cfg.data] = load_for(cfg.data, self.data_dir)
+            dataset = self.datasets[cfg.data]
             self.experiments[cfg] = LotteryExperiment(cfg, dataset, RunStore(self.store_root, store_name(cfg), cfg),
                                                       self.strategy, xla=self.xla)
             self.data_source = dataset.source

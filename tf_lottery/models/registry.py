@@ -20,6 +20,7 @@ import numpy as np
 import tf_keras
 
 from tf_lottery.models import keras_masks
+from tf_lottery.models.conv import CONV_BLOCKS, conv_net
 from tf_lottery.models.lenet import lenet
 from tf_lottery.seeds import derive_seed
 
@@ -28,15 +29,39 @@ _INITIALIZER_ATTRS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_
 
 @dataclass(frozen=True)
 class ModelSpec:
-    build: Callable  # (input_shape, num_classes, dropout) -> uncompiled tf_keras model
+    build: Callable  # (input_shape, num_classes, dropout, conv_dropout) -> uncompiled tf_keras model
     dataset: str
     protocol: dict = field(default_factory=dict)  # config field -> value, from the paper's Figure 2
     description: str = ""
+    dropout_protocol: dict = field(default_factory=dict)  # what changes when trained with dropout
+
+
+def _lenet(input_shape, num_classes, dropout, conv_dropout):
+    if conv_dropout:
+        raise ValueError("Lenet has no conv layers: --conv-dropout must be 0.")
+    return lenet(input_shape, num_classes, (300, 100), dropout)
+
+
+def _conv_spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_lr: float) -> ModelSpec:
+    blocks = CONV_BLOCKS[name]
+    return ModelSpec(
+        lambda input_shape, num_classes, dropout, conv_dropout: conv_net(input_shape, num_classes, blocks, dropout,
+                                                                         conv_dropout, name),
+        dataset="cifar10",
+        protocol={"dataset": "cifar10", "iterations": iterations, "batch_size": 60, "optimizer": "adam",
+                  "learning_rate": lr, "eval_every": 100, "conv_rate": conv_rate, "fc_rate": 0.2,
+                  "output_rate": 0.1, "scope": "layerwise", "eval_batch_size": 1000},
+        dropout_protocol={"iterations": 3 * iterations, "learning_rate": dropout_lr},
+        description=f"{name.capitalize()}-{len(blocks) * 2} on CIFAR-10: convs {'-'.join(f'{f}x2' for f in blocks)}, fc 256-256-10, "
+                    f"Adam {lr:g}, batch 60, {iterations // 1000}K iterations, conv {conv_rate:.0%} / fc 20% / "
+                    f"output 10% per round, layer-wise; with dropout {3 * iterations // 1000}K iterations at "
+                    f"{dropout_lr:g}",
+    )
 
 
 MODELS: dict[str, ModelSpec] = {
     "lenet300_100": ModelSpec(
-        lambda input_shape, num_classes, dropout: lenet(input_shape, num_classes, (300, 100), dropout),
+        _lenet,
         dataset="mnist",
         protocol={"dataset": "mnist", "iterations": 50_000, "batch_size": 60, "optimizer": "adam",
                   "learning_rate": 1.2e-3, "eval_every": 100, "fc_rate": 0.2, "output_rate": 0.1,
@@ -44,6 +69,9 @@ MODELS: dict[str, ModelSpec] = {
         description="Lenet-300-100 on MNIST: fc 300-100-10, Adam 1.2e-3, batch 60, 50K iterations, "
                     "fc 20% / output 10% per round, layer-wise",
     ),
+    "conv2": _conv_spec("conv2", 2e-4, 20_000, 0.10, dropout_lr=3e-4),
+    "conv4": _conv_spec("conv4", 3e-4, 25_000, 0.10, dropout_lr=2e-4),
+    "conv6": _conv_spec("conv6", 3e-4, 30_000, 0.15, dropout_lr=2e-4),
 }
 
 
@@ -84,9 +112,10 @@ def _layers(model) -> list:
     return out
 
 
-def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0):
+def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0, conv_dropout: float = 0.0):
     """Build `name` under the current distribution strategy scope; returns (model, groups)."""
-    model = model_spec(name).build(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
+    model = model_spec(name).build(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
+                                   conv_dropout=conv_dropout)
     model.build((None, *input_shape))
     keras_masks.build_masks(model)
     names = [keras_masks.weight_name(v) for v in model.weights]
@@ -96,13 +125,13 @@ def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0):
 
 
 @functools.lru_cache(maxsize=None)
-def prunable_sizes(name: str, dataset: str, dropout: float = 0.0) -> tuple[dict[str, str], dict[str, int]]:
+def prunable_sizes(name: str, dataset: str) -> tuple[dict[str, str], dict[str, int]]:
     """(groups, number of weights) of each prunable kernel of `name` built for `dataset`,
-    for planning (expected Pm per round) without the data."""
+    for planning (expected Pm per round) without the data (dropout has no weights)."""
     from tf_lottery.data.datasets import SHAPES
 
     input_shape, num_classes = SHAPES[dataset]
-    model, groups = build_model(name, input_shape, num_classes, dropout)
+    model, groups = build_model(name, input_shape, num_classes)
     sizes = {n: int(v.shape.num_elements()) for n, v in keras_masks.masked_variables(model).items()}
     return groups, sizes
 
