@@ -93,21 +93,29 @@ def _check_execution(parser, options) -> None:
 
 def parse_config(argv, description: str, sections: dict[str, type], presets: dict[str, dict],
                  preset_cost: dict[str, str], make, data: bool = True, strategies: bool = True,
-                 protocol=lambda chosen: {}):
+                 protocol=lambda chosen: {}, variants: tuple = ()):
     """Parse `argv` into (namespace of --preset/--store/--results/--overwrite[/--data-dir]
     and the execution flags, config).
 
     `make(section_instances, seed)` builds the config; it is validated if it has `validate()`.
     `protocol(preset and explicit values)` gives the model protocol's values, which the
-    preset and explicit flags override.
+    preset and explicit flags override. A preset may hold per-model values under
+    "per_model" ({model: {field: value}}), and "scale_iterations": a fraction of the
+    protocol's iterations (so that, e.g., dropout runs keep training 3x longer).
+
+    With `variants` (dicts of field values a figure compares, e.g. models), the config is a
+    list: one per variant, each built as above with the variant's values in place of the
+    preset's. An explicit flag on a field the variants set selects the variants with that
+    value (`--model conv2` restricts a three-network figure to Conv-2; `--model
+    lenet300_100,conv2` to two).
     """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=list(presets), default="paper",
                         help=_help("; ".join(f"{k}: {v}" for k, v in preset_cost.items())))
     if data:
         parser.add_argument("--data-dir", default=None,
-                            help="Read data from this local folder (holding mnist/) instead of tensorflow-datasets; "
-                                 "also set by TF_LOTTERY_DATA_DIR.")
+                            help="Read data from this local folder (holding mnist/, cifar10/ or cifar10-jpeg/) instead "
+                                 "of tensorflow-datasets; also set by TF_LOTTERY_DATA_DIR.")
     parser.add_argument("--store", default="runs", help="Folder of the resumable run store.")
     parser.add_argument("--results", default=None,
                         help="Folder for tables, figures and comparisons, written to <folder>/<figure>/ (default: "
@@ -124,25 +132,48 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     _check_execution(parser, options)
     if options.results is None:
         options.results = "results/smoke" if options.preset == "smoke" else "results"
-    asked = {**presets[options.preset], **{k: v for k, v in args.items() if v is not None}}
-    try:
+    explicit = {k: v for k, v in args.items() if v is not None}
+    # On a field the variants set, a flag selects variants: one value, or several (a,b).
+    selected = {k: set(explicit.pop(k).split(",")) if isinstance(explicit[k], str) else {explicit.pop(k)}
+                for k in {k for v in variants for k in v} if k in explicit}
+    chosen_variants = [v for v in variants if all(v.get(k) in values for k, values in selected.items())]
+    if variants and not chosen_variants:
+        compared = sorted({k for v in variants for k in v})
+        parser.error(f"This figure compares {', '.join(_flag(k) for k in compared)} over "
+                     f"{'; '.join(', '.join(f'{k}={v[k]}' for k in v) for v in variants)}; "
+                     f"{', '.join(f'{_flag(k)} {args[k]}' for k in selected)} selects none of them.")
+
+    def build(variant: dict):
+        preset = dict(presets[options.preset])
+        per_model = preset.pop("per_model", {})
+        model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
+        asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
+        scale = asked.pop("scale_iterations", None)
         chosen = {**protocol(asked), **asked}
+        if scale and "iterations" not in asked:  # a fraction of the protocol's iterations, whole evaluations
+            every = chosen.get("eval_every", TrainingConfig.eval_every)
+            chosen["iterations"] = max(1, round(chosen.get("iterations", TrainingConfig.iterations) * scale / every)) * every
         built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
                                  if f.name in chosen and f.name != "seed"})
                  for section, cls in sections.items()}
         cfg = make(built, chosen.get("seed", 0))
         if hasattr(cfg, "validate"):
             cfg.validate()
+        return cfg
+
+    try:
+        return options, ([build(v) for v in chosen_variants] if variants else build({}))
     except (ValueError, TypeError) as e:
         parser.error(str(e))
-    return options, cfg
 
 
 def model_protocol(asked: dict) -> dict:
-    """The paper protocol of the model asked for (or the default model)."""
+    """The paper protocol of the model asked for (or the default model), in its dropout
+    variant if dropout is asked for."""
     from tf_lottery.models.registry import model_spec
 
-    return model_spec(asked.get("model", TrainingConfig.model)).protocol
+    spec = model_spec(asked.get("model", TrainingConfig.model))
+    return {**spec.protocol, **(spec.dropout_protocol if asked.get("dropout", 0.0) > 0 else {})}
 
 
 def parse(argv, description: str, presets: dict[str, dict], preset_cost: dict[str, str]):

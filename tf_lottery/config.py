@@ -64,6 +64,8 @@ class DataConfig:
     dataset: str = option("mnist", "Data set (set by the model's protocol).")
     validation_size: int = option(5000, "Training examples held out for validation (paper: 5,000).")
     split_seed: int = option(0, "Seed of the validation hold-out (the same split for every trial).")
+    max_examples: int = option(0, "Keep only the first N examples of each split (after the validation hold-out; "
+                                  "0: all). For smoke tests on real data.", neutral=0)
     input_scaling: str = option("unit", "Pixel scaling (the paper is silent): unit divides by 255 as the authors' "
                                         "Lenet code did; standardize also subtracts the training set's per-channel "
                                         "mean and divides by its std, as open_lth does for CIFAR-10.",
@@ -165,6 +167,8 @@ class StudyConfig:
         (), "Rounds that get controls (reinit, one-shot); empty means every round >= 1.", type="int_list"
     )
     reinits: int = option(3, "Random reinitializations per winning ticket (paper: 3).")
+    random_sparse: int = option(0, "Randomly sampled sparse networks (random mask with the ticket's per-layer counts, "
+                                   "fresh initialization) per control level (paper: 10, Figures 1 and 14).")
     reinit_strategies: tuple = option(
         ("iterative", "oneshot"), "Strategies whose tickets get random-reinit controls.", type="str_list"
     )

@@ -42,15 +42,41 @@ def _pm_axis(ax, pms) -> None:
 def figure4(summary: pd.DataFrame, path: Path, title: str) -> None:
     """The four panels of the paper's Figure 4 (and Figure 12's train accuracy)."""
     df = summary.assign(line=_line_labels(summary))
-    order = [l for l in LINE_ORDER if l in set(df["line"])]
-    fig, axes = plt.subplots(1, len(FIG4_PANELS), figsize=(4.2 * len(FIG4_PANELS), 3.8))
-    for ax, (column, label) in zip(axes, FIG4_PANELS):
-        sns.lineplot(data=df, x="pm", y=column, hue="line", hue_order=order, marker="o", markersize=4,
+    metric_vs_pm(df, FIG4_PANELS, path, title, hue_order=[l for l in LINE_ORDER if l in set(df["line"])])
+
+
+def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "line", style: str | None = None,
+                 hue_order=None) -> None:
+    """One panel per (column, label) of `panels`: mean over trials against Pm, one line per
+    `hue` value (dashed by `style`), min/max bars."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    axes = axes[0]
+    for ax, (column, label) in zip(axes, panels):
+        sns.lineplot(data=df, x="pm", y=column, hue=hue, hue_order=hue_order, style=style, marker="o", markersize=4,
                      errorbar=("pi", 100), err_style="bars", estimator="mean", ax=ax, legend=ax is axes[0])
         _pm_axis(ax, df["pm"])
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, title=None)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def per_network(df: pd.DataFrame, column: str, label: str, path: Path, title: str) -> None:
+    """One panel per network: `column` against Pm, one line per control (Figure 14)."""
+    networks = list(dict.fromkeys(df["network"]))
+    fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 3.8), squeeze=False)
+    for ax, network in zip(axes[0], networks):
+        sel = df[df["network"] == network]
+        sns.lineplot(data=sel, x="pm", y=column, hue="control", marker="o", markersize=4, errorbar=("pi", 100),
+                     err_style="bars", estimator="mean", ax=ax)
+        _pm_axis(ax, sel["pm"])
+        ax.set_title(network, fontsize=9)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, title=None)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

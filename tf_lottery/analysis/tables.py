@@ -19,6 +19,7 @@ RUN_COLUMNS = ["strategy", "control", "trial", "round", "reinit", "pm"]
 SUMMARY_COLUMNS = RUN_COLUMNS + [
     "early_stop_iter",
     "val_loss_early_stop",
+    "val_acc_early_stop",
     "test_acc_early_stop",
     "train_acc_early_stop",
     "test_acc_end",
@@ -26,6 +27,7 @@ SUMMARY_COLUMNS = RUN_COLUMNS + [
     "init_seed",
     "order_seed",
     "reinit_seed",
+    "random_seed",
     "seconds",
     "key",
     "noise_seed",
@@ -57,10 +59,13 @@ def summary_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
                                  "train_acc_end", "init_seed", "order_seed", "seconds", "key", "noise_seed",
                                  "diverged")},
             "val_loss_early_stop": float("nan") if es is None else c["val_loss"][es],
+            "val_acc_early_stop": float("nan") if es is None else c["val_acc"][es],
             "reinit_seed": m.get("reinit_seed"),
+            "random_seed": m.get("random_seed"),
         })
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    df["reinit_seed"] = df["reinit_seed"].astype("Int64")
+    for column in ("reinit_seed", "random_seed"):
+        df[column] = df[column].astype("Int64")
     df["early_stop_iter"] = df["early_stop_iter"].astype("Int64")
     return df.sort_values(["strategy", "control", "round", "trial", "reinit"], ignore_index=True)
 
@@ -74,3 +79,21 @@ def curves_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
         frames.append(frame[RUN_COLUMNS + list(m["curves"])])
     df = pd.concat(frames, ignore_index=True)
     return df.sort_values(["strategy", "control", "round", "trial", "reinit", "iteration"], ignore_index=True)
+
+
+def sweep_summary(store, runs, columns) -> pd.DataFrame:
+    """The summary of a sweep's runs (`SweptRun`s), one block per configuration, with the
+    columns `columns(cfg)` names (e.g. the model) and the configuration's run hash."""
+    frames = []
+    for cfg in dict.fromkeys(r.cfg for r in runs):
+        frame = summary_table(store.store_of(cfg), [r.run for r in runs if r.cfg == cfg])
+        frames.append(frame.assign(**columns(cfg), run_hash=cfg.run_hash()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def sweep_curves(store, runs, columns) -> pd.DataFrame:
+    """`curves_table` of a sweep's runs, with `columns(cfg)` as in `sweep_summary`."""
+    frames = []
+    for cfg in dict.fromkeys(r.cfg for r in runs):
+        frames.append(curves_table(store.store_of(cfg), [r.run for r in runs if r.cfg == cfg]).assign(**columns(cfg)))
+    return pd.concat(frames, ignore_index=True)

@@ -55,7 +55,8 @@ def from_tfds() -> RawData:
                         f"Offline? Point --data-dir or {ENV_DATA_DIR} at a local copy: "
                         f"{_HINT.format(root='<folder>')}") from e
     arrays = tuple((tfds.as_numpy(x), tfds.as_numpy(y)) for x, y in (train, test))
-    return _checked(RawData(*arrays, source="tensorflow-datasets:cifar10", lossy=False), "tensorflow-datasets", False)
+    return _checked(RawData(*arrays, source="tensorflow-datasets:cifar10", lossy=False), "tensorflow-datasets:cifar10",
+                    lossy=False)
 
 
 def _checked(raw: RawData, where, lossy: bool) -> RawData:

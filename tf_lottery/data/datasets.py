@@ -76,7 +76,7 @@ def readers() -> dict:
 
 
 def load_dataset(name: str, data_dir=None, validation_size: int = 5000, split_seed: int = 0,
-                 input_scaling: str = "unit") -> Dataset:
+                 input_scaling: str = "unit", max_examples: int = 0) -> Dataset:
     """Load `name`, hold out `validation_size` training examples chosen with `split_seed`."""
     available = readers()
     if name not in available:
@@ -89,14 +89,18 @@ def load_dataset(name: str, data_dir=None, validation_size: int = 5000, split_se
     for array in (x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)):
         digest.update(np.ascontiguousarray(array).tobytes())
     train, validation = split_validation(x_train, y_train, validation_size, split_seed)
+    test = _to_split(x_test, y_test)
+    if max_examples:
+        train, validation, test = (Split(s.x[:max_examples], s.y[:max_examples]) for s in (train, validation, test))
     scale = _scaler(train.x, input_scaling)
-    return Dataset(name, scale(train), scale(validation), scale(_to_split(x_test, y_test)), SHAPES[name][1],
-                   raw.source, raw.lossy, digest.hexdigest()[:16])
+    return Dataset(name, scale(train), scale(validation), scale(test), SHAPES[name][1], raw.source, raw.lossy,
+                   digest.hexdigest()[:16])
 
 
 def load_for(data, data_dir) -> Dataset:
     """The data set a `DataConfig` asks for."""
-    return load_dataset(data.dataset, data_dir, data.validation_size, data.split_seed, data.input_scaling)
+    return load_dataset(data.dataset, data_dir, data.validation_size, data.split_seed, data.input_scaling,
+                        data.max_examples)
 
 
 def _scaler(train_x: np.ndarray, input_scaling: str):

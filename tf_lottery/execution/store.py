@@ -30,6 +30,7 @@ from tf_lottery.analysis.provenance import code_version
 from tf_lottery.config import RUN_SCHEMA, identity_hash
 
 _METRICS = "metrics.json"
+_DATA = "data.json"
 
 
 class StoreMismatch(ValueError):
@@ -60,6 +61,25 @@ class RunStore:
                                 "It was changed by hand or written by an incompatible version; use another --store "
                                 "or delete that folder.")
         self._report_old_schemas(Path(root), experiment, log)
+
+    def check_data(self, dataset) -> None:
+        """Record which exact data this store's runs train on (first caller), and refuse
+        other data: a lossy copy and the original give different runs under one config."""
+        if not dataset.fingerprint:  # hand-built data sets (tests) carry none
+            return
+        record = {"dataset": dataset.name, "fingerprint": dataset.fingerprint, "lossy": dataset.lossy,
+                  "first_source": dataset.source}
+        _commit_file(self.dir, _DATA, json.dumps(record, indent=1).encode())
+        stored = _read_json(self.dir / _DATA)
+        if stored["fingerprint"] != dataset.fingerprint:
+            raise StoreMismatch(f"{self.dir} holds runs trained on other data ({stored['first_source']}, "
+                                f"{'lossy' if stored['lossy'] else 'lossless'}) than {dataset.source} "
+                                f"({'lossy' if dataset.lossy else 'lossless'}). Use another --store for this data.")
+
+    def data_record(self) -> dict | None:
+        """What `check_data` recorded: the data this store's runs were trained on."""
+        path = self.dir / _DATA
+        return _read_json(path) if path.is_file() else None
 
     _reported: set = set()  # (root, experiment) already checked by this process
 

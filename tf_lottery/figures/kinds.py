@@ -43,13 +43,23 @@ class LotteryKind:
         return {"guess_seconds_per_run": LotteryExperiment.guess_seconds_per_run(cfg)}
 
     @staticmethod
-    def check(cfg, data_dir, load_data: bool) -> None:
+    def check(cfg, data_dir, store_root, load_data: bool) -> None:
         """Errors a user can fix, found before any run starts: settings that do not fit the
-        model (ValueError), and (if `load_data`) unreadable data (DataError)."""
+        model (ValueError), and (if `load_data`) unreadable data (DataError) or data other
+        than the store's runs were trained on (StoreMismatch)."""
+        _check_configs([cfg], data_dir, store_root, load_data)
+
+
+def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None:
+    for cfg in configs:
         groups, _ = prunable_sizes(cfg.training.model, cfg.data.dataset)
         PruningPlan.from_config(cfg.pruning, groups)
-        if load_data:
-            load_for(cfg.data, data_dir)
+    if load_data:
+        for data in dict.fromkeys(cfg.data for cfg in configs):  # each data set loaded once
+            dataset = load_for(data, data_dir)
+            for cfg in configs:
+                if cfg.data == data:
+                    RunStore(store_root, cfg.training.model, cfg).check_data(dataset)
 
 
 def sweep_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:
@@ -73,6 +83,16 @@ class SweepKind(LotteryKind):
     @staticmethod
     def with_dependencies(runs):
         return runs  # `sweep()` lists every run after its dependencies
+
+    @staticmethod
+    def graph_options(cfg):
+        configs = cfg if isinstance(cfg, list) else [cfg]
+        guesses = [LotteryExperiment.guess_seconds_per_run(c) for c in configs]
+        return {"guess_seconds_per_run": sum(guesses) / len(guesses)}
+
+    @staticmethod
+    def check(cfg, data_dir, store_root, load_data: bool) -> None:
+        _check_configs(cfg if isinstance(cfg, list) else [cfg], data_dir, store_root, load_data)
 
 
 def xor_executor(cfg: XorConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
@@ -112,5 +132,5 @@ class XorKind:
                 "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}
 
     @staticmethod
-    def check(cfg, data_dir, load_data: bool) -> None:
+    def check(cfg, data_dir, store_root, load_data: bool) -> None:
         pass

@@ -90,12 +90,17 @@ def data_source_record(source: str | None) -> str | None:
     return source
 
 
+def _run_hash(cfg) -> str:
+    """The run hash of a figure's configuration, or of each of its variants."""
+    return ", ".join(c.run_hash() for c in cfg) if isinstance(cfg, list) else cfg.run_hash()
+
+
 def run_figure(figure: Figure, argv=None) -> int:
     """Reproduce `figure`; returns the exit status (0, or 2 after a user error)."""
     kind = figure.kind
     options, cfg = cli.parse_config(argv, figure.description, kind.sections, figure.presets, figure.preset_cost,
                                     kind.make_config, data=kind.data, strategies=kind.strategies,
-                                    protocol=kind.protocol)
+                                    protocol=kind.protocol, variants=figure.variants)
     try:
         _run_figure(figure, options, cfg)
     except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, SettingsError) as e:
@@ -108,7 +113,7 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     started, kind = time.perf_counter(), figure.kind
     out = Path(options.results) / figure.name
     check_results_folder(out, figure.presets, options)
-    print(f"{figure.name}: preset '{options.preset}', run hash {cfg.run_hash()}, {options.workers} worker(s)",
+    print(f"{figure.name}: preset '{options.preset}', run hash {_run_hash(cfg)}, {options.workers} worker(s)",
           flush=True)
     configure_process(options)
     strategy = None
@@ -123,7 +128,7 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     data_dir = resolve_data_dir(options.data_dir) if kind.data else None
     data_dir = data_dir and data_dir.resolve()
     try:  # a clear error here rather than inside every worker (one process reads the data itself)
-        kind.check(cfg, data_dir, load_data=options.workers > 1)
+        kind.check(cfg, data_dir, Path(options.store), load_data=options.workers > 1)
     except DataError:  # a ValueError too, but already a user's message
         raise
     except ValueError as e:
@@ -140,7 +145,8 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
     provenance.write_run_json(
         out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
-        config=dataclasses.asdict(cfg), run_hash=cfg.run_hash(), store=provenance.relative_to_project(options.store),
+        config=[dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg),
+        run_hash=_run_hash(cfg), store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, execution=execution_record(options),
         wall_seconds=round(time.perf_counter() - started, 1), **extra)
     print(f"Results in {out}")

@@ -38,7 +38,7 @@ class StudyKind(Protocol):
 
     def graph_options(self, cfg) -> dict: ...
 
-    def check(self, cfg, data_dir, load_data: bool) -> None: ...
+    def check(self, cfg, data_dir, store_root, load_data: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class Figure:
     select: Callable  # cfg -> the runs this figure needs
     report: Callable  # FigureContext -> dict of extra run.json fields (after writing its files)
     curve_runs: Callable = field(default=lambda cfg: set())  # cfg -> keys of runs that need test curves
+    # Field values the figure compares (e.g. one dict per network): then `cfg`, for
+    # `select`, `curve_runs` and `report`, is the list of the variants' configurations.
+    variants: tuple = ()
 
 
 @dataclass

@@ -6,6 +6,10 @@ trained weights, Strategy 2; or from round 0's weights at an early iteration, la
 rewinding) -> train ... Each trunk round stores its mask and trained
 weights. Branches read them:
 - reinit: the same mask, a fresh theta_0' from the same initializer (own recorded seed);
+- random: a randomly sampled sparse network: a random mask with the ticket's per-layer
+  counts and a fresh initialization (Figures 1 and 14);
+- reset: the ticket's mask from the trial's theta_0: Strategy 2's winning ticket, whose
+  trunk kept training instead (Appendix B; under Strategy 1 it is the ticket itself);
 - oneshot: prune the trained round-0 network straight to round k's per-layer counts,
   reset to theta_0 (and its own reinit controls).
 Every run is stored on completion and skipped when already stored, so a study resumes
@@ -24,14 +28,14 @@ from tf_lottery.data.datasets import Dataset
 from tf_lottery.execution import scheduling
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
-from tf_lottery.models.registry import build_model, initial_weights
-from tf_lottery.pruning import masks
+from tf_lottery.models.registry import build_model, initial_weights, model_spec
+from tf_lottery.pruning import masks, rules
 from tf_lottery.pruning.strategies import RESETS, PruningPlan, RestartPoints
 from tf_lottery.seeds import derive_seed
 from tf_lottery.training.trainer import Trainer
 
 STRATEGIES = ("iterative", "oneshot")
-CONTROLS = ("ticket", "reinit")
+CONTROLS = ("ticket", "reinit", "random", "reset")
 
 
 @dataclass(frozen=True, order=True)
@@ -39,8 +43,8 @@ class RunSpec:
     trial: int
     strategy: str  # iterative | oneshot
     round: int
-    control: str = "ticket"  # ticket | reinit
-    reinit: int = 0  # index of the reinitialization (0 for tickets)
+    control: str = "ticket"  # ticket | reinit | random | reset
+    reinit: int = 0  # index of the reinitialization or random network (0 for tickets)
     # Whether a figure needs this run's test accuracy at every evaluation (not part of
     # the run's identity: a stored run without it gets its curve added when needed).
     test_curve: bool = field(default=False, compare=False)
@@ -53,11 +57,16 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        leaf = "ticket" if self.control == "ticket" else f"reinit{self.reinit}"
+        leaf = "ticket" if self.control == "ticket" else f"{self.control}{self.reinit}"
         return f"trial{self.trial}/{self.strategy}/round{self.round:02d}/{leaf}"
 
+    @property
+    def ticket(self) -> "RunSpec":
+        """The winning ticket a control is compared with (itself for a ticket)."""
+        return RunSpec(self.trial, self.strategy, self.round)
+
     def dependencies(self) -> list["RunSpec"]:
-        if self.control == "reinit":
+        if self.control != "ticket":
             return [RunSpec(self.trial, self.strategy, self.round)]
         if self.strategy == "oneshot":
             return [RunSpec(self.trial, "iterative", 0)]
@@ -70,8 +79,10 @@ def plan(cfg: ExperimentConfig) -> list[RunSpec]:
     levels = study.levels()
 
     def with_reinits(spec):
-        reinits = study.reinits if spec.strategy in study.reinit_strategies else 0
-        return [spec] + [RunSpec(spec.trial, spec.strategy, spec.round, "reinit", i) for i in range(reinits)]
+        if spec.strategy not in study.reinit_strategies:
+            return [spec]
+        return ([spec] + [RunSpec(spec.trial, spec.strategy, spec.round, "reinit", i) for i in range(study.reinits)]
+                + [RunSpec(spec.trial, spec.strategy, spec.round, "random", i) for i in range(study.random_sparse)])
 
     for trial in range(study.trials):
         specs.append(RunSpec(trial, "iterative", 0))
@@ -81,6 +92,8 @@ def plan(cfg: ExperimentConfig) -> list[RunSpec]:
         for k in range(1, study.rounds + 1):
             trunk = RunSpec(trial, "iterative", k)
             specs += with_reinits(trunk) if k in levels else [trunk]
+            if k in levels and cfg.pruning.reset != "init":  # the ticket of a trunk that did not restart from theta_0
+                specs.append(RunSpec(trial, "iterative", k, "reset"))
     return specs
 
 
@@ -104,16 +117,13 @@ def with_dependencies(specs: list[RunSpec]) -> list[RunSpec]:
 class LotteryExperiment:
     """Builds the model and trainer once (under `strategy`) and executes runs into `store`."""
 
-    # Used for the first time estimate, before a run has been timed on this machine
-    # (one worker thread on this 2-core CPU: about 1,000 steps/s with evaluation).
-    ASSUMED_STEPS_PER_SECOND = 1000.0
-
     def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=None,
                  xla: str = "auto"):
         cfg.validate()
         self.cfg, self.store = cfg, store
         self.log = log or (lambda message: print(message, flush=True))
         self.strategy = strategy or tf.distribute.get_strategy()
+        store.check_data(dataset)
         self.data_source = dataset.source
         input_shape = dataset.train.x.shape[1:]
         with self.strategy.scope():
@@ -137,15 +147,16 @@ class LotteryExperiment:
     def prune_seed(self, trial: int, strategy: str, rnd: int) -> int:
         return derive_seed(self.cfg.seed, "prune", trial, strategy, rnd)
 
-    def reinit_seed(self, spec: RunSpec) -> int:
-        return derive_seed(self.cfg.seed, "reinit", spec.trial, spec.strategy, spec.round, spec.reinit)
+    def control_seed(self, spec: RunSpec) -> int:
+        """A control's own draw: the fresh initialization (and, for random, the mask)."""
+        return derive_seed(self.cfg.seed, spec.control, spec.trial, spec.strategy, spec.round, spec.reinit)
 
     def seeds(self, spec: RunSpec) -> dict[str, int]:
         """Every seed a run uses, as recorded with it."""
         seeds = {"init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
                  "noise_seed": self.noise_seed(spec.trial)}
-        if spec.control == "reinit":
-            seeds["reinit_seed"] = self.reinit_seed(spec)
+        if spec.control in ("reinit", "random"):
+            seeds[f"{spec.control}_seed"] = self.control_seed(spec)
         return seeds
 
     # -- state the runs need -------------------------------------------------------------
@@ -158,8 +169,10 @@ class LotteryExperiment:
 
     def mask_for(self, spec: RunSpec) -> masks.Mask:
         """The mask of a run; trunk masks are read from the store once computed."""
-        if spec.control == "reinit":
-            return self.mask_for(RunSpec(spec.trial, spec.strategy, spec.round))
+        if spec.control in ("reinit", "reset"):
+            return self.mask_for(spec.ticket)
+        if spec.control == "random":
+            return rules.random_like(self.mask_for(spec.ticket), self.control_seed(spec))
         if spec.strategy == "iterative":
             if spec.round == 0:
                 return masks.full_mask(self.theta0(spec.trial), self.groups)
@@ -184,8 +197,10 @@ class LotteryExperiment:
     def start_weights(self, spec: RunSpec) -> dict[str, np.ndarray]:
         """What a run starts from (before masking): a fresh draw for reinits, else theta_0 or,
         by the reset strategy, the trained weights it was pruned from."""
-        if spec.control == "reinit":
-            return initial_weights(self.model, self.reinit_seed(spec))
+        if spec.control == "reset":
+            return self.theta0(spec.trial)
+        if spec.control != "ticket":
+            return initial_weights(self.model, self.control_seed(spec))
         parent = self.trained_parent(spec)
         if parent is None:
             return self.theta0(spec.trial)
@@ -198,10 +213,10 @@ class LotteryExperiment:
 
     def trained_parent(self, spec: RunSpec) -> RunSpec | None:
         """The trunk run whose trained weights this run's mask (and, by the reset strategy,
-        its start) is computed from; a reinit's is its ticket's (a diverged ticket's mask is
-        still valid, so its reinits train)."""
-        if spec.control == "reinit":
-            return self.trained_parent(RunSpec(spec.trial, spec.strategy, spec.round))
+        its start) is computed from; a control's is its ticket's (a diverged ticket's mask is
+        still valid, so its controls train)."""
+        if spec.control != "ticket":
+            return self.trained_parent(spec.ticket)
         if spec.strategy == "oneshot":
             return RunSpec(spec.trial, "iterative", 0)
         return RunSpec(spec.trial, "iterative", spec.round - 1) if spec.round > 0 else None
@@ -284,9 +299,10 @@ class LotteryExperiment:
     def is_stored(self, spec: RunSpec) -> bool:
         return is_stored(self.store, spec)
 
-    @classmethod
-    def guess_seconds_per_run(cls, cfg: ExperimentConfig) -> float:
-        return cfg.training.iterations / cls.ASSUMED_STEPS_PER_SECOND
+    @staticmethod
+    def guess_seconds_per_run(cfg: ExperimentConfig) -> float:
+        """The first time estimate, before a run has been timed on this machine."""
+        return cfg.training.iterations / model_spec(cfg.training.model).cpu_steps_per_second
 
 
 def is_stored(store: RunStore, spec: RunSpec) -> bool:

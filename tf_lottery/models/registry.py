@@ -34,6 +34,9 @@ class ModelSpec:
     protocol: dict = field(default_factory=dict)  # config field -> value, from the paper's Figure 2
     description: str = ""
     dropout_protocol: dict = field(default_factory=dict)  # what changes when trained with dropout
+    # Training steps/s (validation every 100 included) of one single-threaded worker on
+    # the 2-core development CPU (a Zen 3 day): only the first time estimate of a study.
+    cpu_steps_per_second: float = 1000.0
 
 
 def _lenet(input_shape, num_classes, dropout, conv_dropout):
@@ -42,7 +45,8 @@ def _lenet(input_shape, num_classes, dropout, conv_dropout):
     return lenet(input_shape, num_classes, (300, 100), dropout)
 
 
-def _conv_spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_lr: float) -> ModelSpec:
+def _conv_spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_lr: float,
+               cpu_steps_per_second: float) -> ModelSpec:
     blocks = CONV_BLOCKS[name]
     return ModelSpec(
         lambda input_shape, num_classes, dropout, conv_dropout: conv_net(input_shape, num_classes, blocks, dropout,
@@ -56,6 +60,7 @@ def _conv_spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_
                     f"Adam {lr:g}, batch 60, {iterations // 1000}K iterations, conv {conv_rate:.0%} / fc 20% / "
                     f"output 10% per round, layer-wise; with dropout {3 * iterations // 1000}K iterations at "
                     f"{dropout_lr:g}",
+        cpu_steps_per_second=cpu_steps_per_second,
     )
 
 
@@ -69,9 +74,9 @@ MODELS: dict[str, ModelSpec] = {
         description="Lenet-300-100 on MNIST: fc 300-100-10, Adam 1.2e-3, batch 60, 50K iterations, "
                     "fc 20% / output 10% per round, layer-wise",
     ),
-    "conv2": _conv_spec("conv2", 2e-4, 20_000, 0.10, dropout_lr=3e-4),
-    "conv4": _conv_spec("conv4", 3e-4, 25_000, 0.10, dropout_lr=2e-4),
-    "conv6": _conv_spec("conv6", 3e-4, 30_000, 0.15, dropout_lr=2e-4),
+    "conv2": _conv_spec("conv2", 2e-4, 20_000, 0.10, dropout_lr=3e-4, cpu_steps_per_second=3.5),
+    "conv4": _conv_spec("conv4", 3e-4, 25_000, 0.10, dropout_lr=2e-4, cpu_steps_per_second=2.0),
+    "conv6": _conv_spec("conv6", 3e-4, 30_000, 0.15, dropout_lr=2e-4, cpu_steps_per_second=1.4),
 }
 
 

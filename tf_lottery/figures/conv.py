@@ -1,0 +1,343 @@
+"""Conv-2/4/6 on CIFAR-10 (and Lenet beside them): Figures 5 (+13), 6, 1 (+14), their
+presets, and the paper's conv-net claims (section 4).
+
+Every figure here is a sweep over networks (and dropout, for Figure 6) that reads and
+writes the same per-configuration stores as a single-network study: a ticket trained
+for Figure 5 is reused by Figures 1, 10, 13 and 14 (same flags, same store).
+"""
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+
+from tf_lottery.analysis import claims as engine
+from tf_lottery.analysis import plots, tables
+from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points, ratio, ticket
+from tf_lottery.figures import lenet
+from tf_lottery.figures.kinds import SweepKind
+from tf_lottery.figures.spec import Figure, FigureContext
+from tf_lottery.lottery.experiment import plan
+from tf_lottery.lottery.sweep import sweep
+
+CONV_MODELS = ("conv2", "conv4", "conv6")
+NETWORK = {"lenet300_100": "Lenet", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}
+LABEL = {"ticket": "winning ticket", "reinit": "random reinit", "random": "random sparse"}
+
+
+def compounded(rate: float, rounds: int = 3) -> float:
+    """The per-round rate that removes what `rounds` rounds at `rate` remove."""
+    return round(1.0 - (1.0 - rate) ** rounds, 4)
+
+
+# Per model, then shared by every conv figure (runs are shared through the store).
+# Largest first.
+CONV_PRESETS: dict[str, dict] = {
+    # The paper: 5 trials, 3 reinits per ticket, 2 random sparse networks per trial (10 per
+    # level), iterative pruning to Pm of about 1-4%.
+    "paper": {"trials": 5, "rounds": 20, "reinits": 3, "random_sparse": 2, "oneshot": False},
+    # REDUCED (see the README): one trial; a fifth of the paper's iterations (Conv-2 4K,
+    # Conv-4 5K, Conv-6 6K; with dropout 12K/15K/18K); per round the rates of three paper
+    # rounds (the same Pm ladder, every third level: Conv-2 100, 51, 27, 14, 7.3%);
+    # controls at rounds 2 and 4 only, one of each.
+    "fast": {"trials": 1, "scale_iterations": 0.2, "rounds": 4, "control_rounds": (2, 4), "reinits": 1,
+             "random_sparse": 1, "oneshot": False,
+             "per_model": {m: {"conv_rate": compounded(r), "fc_rate": compounded(0.2), "output_rate": compounded(0.1)}
+                           for m, r in (("conv2", 0.1), ("conv4", 0.1), ("conv6", 0.15))}},
+    # Tiny, for tests: 300 examples per split, 60 iterations, 1 round.
+    "smoke": {"trials": 1, "iterations": 60, "eval_every": 20, "steps_per_call": 20, "max_examples": 300,
+              "rounds": 1, "control_rounds": (1,), "reinits": 1, "random_sparse": 1, "oneshot": False},
+}
+CONV_COST = {
+    "paper": "per network 5 trials x (21 tickets + 60 reinits + 40 random) runs of 20-30K iterations; on this "
+             "2-core CPU weeks (about 20-30 min per Conv-2 run, 1.5-2 h per Conv-6 run): use GPUs",
+    "fast": "REDUCED: per network 1 trial x (5 tickets + 2 reinits + 2 random) runs of 4-6K iterations; "
+            "Conv-2 alone about 1 h on 2 cores (a slow day), Conv-6 about 3 h",
+    "smoke": "tiny runs on 300 examples; about a minute per network",
+}
+
+
+def per_model_presets(presets_by_model: dict[str, dict]) -> dict[str, dict]:
+    """Presets of a figure over several networks, each network with its own family's preset."""
+    def flat(preset: dict, model: str) -> dict:
+        return {**{k: v for k, v in preset.items() if k != "per_model"}, **preset.get("per_model", {}).get(model, {})}
+
+    names = list(next(iter(presets_by_model.values())))
+    return {name: {"per_model": {m: flat(p[name], m) for m, p in presets_by_model.items()}} for name in names}
+
+
+CONV_ONLY_PRESETS = per_model_presets({m: CONV_PRESETS for m in CONV_MODELS})
+# Lenet keeps its own presets, so Figure 1 and Figure 9 reuse the runs of Figure 4.
+WITH_LENET_PRESETS = per_model_presets({"lenet300_100": lenet.PRESETS, **{m: CONV_PRESETS for m in CONV_MODELS}})
+WITH_LENET_COST = {k: f"Lenet: {lenet.PRESET_COST[k]}; conv nets: {CONV_COST[k]}" for k in CONV_COST}
+
+
+def runs_with(controls):
+    """`select` of a sweep figure: the iterative runs of each configuration with these controls."""
+    return lambda configs: sweep(configs, lambda cfg: [r for r in plan(cfg)
+                                                       if r.strategy == "iterative" and r.control in controls])
+
+
+def network_columns(cfg) -> dict:
+    return {"model": cfg.training.model, "network": NETWORK.get(cfg.training.model, cfg.training.model),
+            "dropout": cfg.training.dropout, "reset": cfg.pruning.reset}
+
+
+def summary_of(ctx: FigureContext) -> pd.DataFrame:
+    summary = tables.sweep_summary(ctx.store, ctx.runs, network_columns)
+    return summary.assign(line=summary["network"] + ", " + summary["control"].map(LABEL).fillna(summary["control"]))
+
+
+def data_record(ctx: FigureContext) -> dict:
+    """run.json fields: which exact data each network's runs trained on (lossy or not)."""
+    records = {cfg.training.model: ctx.store.store_of(cfg).data_record() for cfg in ctx.cfg}
+    lossy = any(r and r["lossy"] for r in records.values())
+    return {"data": records, "lossy_data": lossy}
+
+
+def label(ctx: FigureContext) -> str:
+    """Figure-title label: REDUCED for presets other than paper, LOSSY for re-encoded data."""
+    lossy = data_record(ctx)["lossy_data"]
+    return ctx.label + ("; LOSSY JPEG CIFAR-10" if lossy else "")
+
+
+def note(ctx: FigureContext, script: str, summary: pd.DataFrame) -> str:
+    lossy = data_record(ctx)["lossy_data"]
+    return (f"Generated by reproductions/{script} from {summary.trial.nunique()} trial(s), {label(ctx)}. "
+            + ("The CIFAR-10 copy is JPEG re-encoded (lossy): absolute accuracies are not comparable with the "
+               "paper's, trends are. " if lossy else "")
+            + "Gains are in accuracy points against the same trial's unpruned network. "
+            + engine.__doc__.split(chr(10) * 2)[1].strip())
+
+
+def write_comparison(ctx: FigureContext, summary: pd.DataFrame, claims: list[Claim], title: str, script: str) -> dict:
+    comparison = engine.compare(summary, claims)
+    comparison.to_csv(ctx.out / "comparison.csv", index=False)
+    (ctx.out / "comparison.md").write_text(engine.comparison_markdown(comparison, title, note(ctx, script, summary)))
+    print(comparison[["claim", "paper_value", "mean", "verdict"]].to_string(index=False))
+    return {"claims": {v: int(n) for v, n in comparison["verdict"].value_counts().items()}}
+
+
+def study_record(ctx: FigureContext, summary: pd.DataFrame) -> dict:
+    return {**data_record(ctx), "seeds": {"base_seeds": sorted({c.seed for c in ctx.cfg}),
+                                          "per_run": "columns init_seed, order_seed, noise_seed, reinit_seed, "
+                                                     "random_seed of summary.csv"},
+            "training_seconds_of_all_runs": round(float(summary.drop_duplicates(["run_hash", "key"])["seconds"].sum()),
+                                                  1)}
+
+
+# -- claims -------------------------------------------------------------------------------
+ES, ACC = "early_stop_iter", "test_acc_early_stop"
+# Section 4's numbers per network: (best early-stop speed-up, its Pm), (best test-accuracy
+# gain, its Pm), dropout's gain unpruned, pruning's further gain with dropout, appendix
+# validation accuracy unpruned.
+PAPER_CONV = {
+    "conv2": {"speedup": (3.5, 8.8), "gain": (3.4, 4.6), "dropout": 2.1, "dropout_pruned": 2.3, "val_acc": 67.6},
+    "conv4": {"speedup": (3.5, 9.2), "gain": (3.5, 11.1), "dropout": 3.0, "dropout_pruned": 4.6, "val_acc": 74.9},
+    "conv6": {"speedup": (2.5, 15.1), "gain": (3.3, 26.4), "dropout": 2.4, "dropout_pruned": 4.7, "val_acc": 79.1},
+}
+
+
+def _of(df: pd.DataFrame, model: str, dropout: float | None = 0.0, reset: str = "init") -> pd.DataFrame:
+    sel = df[(df["model"] == model) & (df["reset"] == reset)]
+    return sel if dropout is None else sel[sel["dropout"] == dropout]
+
+
+def best_speedup(df):
+    """Per trial, the largest early-stop speed-up (unpruned / ticket) over the pruned levels."""
+    return over_rounds(df, "iterative", lambda pm: True, lambda r: ratio(ticket(df, 0, ES), ticket(df, r, ES)), "max")
+
+
+def best_gain(df, column=ACC):
+    return over_rounds(df, "iterative", lambda pm: True,
+                       lambda r: points(diff(ticket(df, r, column), ticket(df, 0, column))), "max")
+
+
+def smallest_control_round(df, control: str) -> int | None:
+    rounds = df[(df["control"] == control) & (df["round"] > 0)]["round"]
+    return None if rounds.empty else int(rounds.max())
+
+
+def ticket_vs_control(df, control: str, column: str, how):
+    """`how(ticket, control)` per trial at the smallest Pm that has the control."""
+    rnd = smallest_control_round(df, control)
+    if rnd is None:
+        return None
+    return how(per_trial(df, "iterative", "ticket", rnd, column), per_trial(df, "iterative", control, rnd, column))
+
+
+def half_of(paper: float, base: float = 0.0) -> float:
+    """The criterion threshold: half the paper's effect over `base`."""
+    return base + (paper - base) / 2
+
+
+def conv_claims(models) -> list[Claim]:
+    """Figure 5's claims for each network studied."""
+    out = []
+    for m in models:
+        name, p = NETWORK[m], PAPER_CONV[m]
+        of = functools.partial(_of, model=m)
+        (speedup, speedup_pm), (gain, gain_pm) = p["speedup"], p["gain"]
+        out += [
+            Claim(f"{m}-unpruned-val-acc", f"{name} unpruned validation accuracy at early stop (appendix, 3 trials).",
+                  f"about {p['val_acc']}%", "validation accuracy at early stop, Pm 100% (%)",
+                  lambda df, of=of: points(per_trial(of(df), "iterative", "ticket", 0, "val_acc_early_stop")),
+                  lambda v, t=p["val_acc"]: abs(v - t) <= 3.0, "within 3 points"),
+            Claim(f"{m}-best-speedup", f"{name}: winning tickets reach minimum validation loss up to {speedup}x faster "
+                  f"(Pm {speedup_pm}%).", f"{speedup}x", "largest early-stop speed-up, unpruned / ticket, over Pm",
+                  lambda df, of=of: best_speedup(of(df)), lambda v, t=half_of(speedup, 1.0): v >= t,
+                  f"mean >= {half_of(speedup, 1.0):g} (half the paper's effect)"),
+            Claim(f"{m}-best-gain", f"{name}: test accuracy up to {gain} points higher than unpruned (Pm {gain_pm}%).",
+                  f"+{gain} points", "largest test-accuracy gain at early stop over Pm (points)",
+                  lambda df, of=of: best_gain(of(df)), lambda v, t=half_of(gain): v >= t,
+                  f"mean >= {half_of(gain):g} points"),
+            Claim(f"{m}-above-original", f"{name}: winning tickets stay above the unpruned accuracy while Pm > 2%.",
+                  ">= 0 points", "smallest test-accuracy gain at early stop over Pm > 2% (points)",
+                  lambda df, of=of: over_rounds(of(df), "iterative", lambda pm: pm > 2.0,
+                                                lambda r, d=of(df): points(diff(ticket(d, r, ACC), ticket(d, 0, ACC))),
+                                                "min"),
+                  lambda v: v >= 0, "mean >= 0"),
+            Claim(f"{m}-reinit-slower", f"{name}: randomly reinitialized networks learn slower.", "> 1",
+                  "early-stop iteration reinit / ticket, smallest Pm with reinits",
+                  lambda df, of=of: ticket_vs_control(of(df), "reinit", ES, lambda t, c: ratio(c, t)),
+                  lambda v: v > 1, "mean > 1"),
+            Claim(f"{m}-reinit-less-accurate", f"{name}: reinitialized networks lose test accuracy sooner.",
+                  "> 0 points", "test-accuracy gain ticket - reinit at early stop, smallest Pm with reinits (points)",
+                  lambda df, of=of: ticket_vs_control(of(df), "reinit", ACC, lambda t, c: points(diff(t, c))),
+                  lambda v: v > 0, "mean > 0"),
+        ]
+    return out
+
+
+# -- Figure 5 (+ 13) ------------------------------------------------------------------------
+FIG5_PANELS = [(ES, "Early-stop iteration (val.)"), (ACC, "Test accuracy at early stop"),
+               ("train_acc_early_stop", "Train accuracy at early stop"), ("test_acc_end", "Test accuracy at end")]
+
+
+def report_fig5(ctx: FigureContext) -> dict:
+    summary = summary_of(ctx)
+    summary.to_csv(ctx.out / "summary.csv", index=False)
+    plots.metric_vs_pm(summary, FIG5_PANELS, ctx.out / "fig5_conv.png",
+                       f"Conv-2/4/6 on CIFAR-10, iterative pruning vs random reinit ({label(ctx)})",
+                       hue="network", style="control")
+    plots.metric_vs_pm(summary, [("train_acc_end", "Train accuracy at end of training")],
+                       ctx.out / "fig13_conv_train_acc.png", f"Figure 13 ({label(ctx)})", hue="network", style="control")
+    models = [c.training.model for c in ctx.cfg]
+    return {**study_record(ctx, summary),
+            **write_comparison(ctx, summary, conv_claims(models), "Figure 5 (Conv-2/4/6): paper vs reproduction",
+                               "fig5_conv.py")}
+
+
+FIG5_HELP = """Figure 5 (and Figure 13's train accuracy): Conv-2, Conv-4 and Conv-6 on CIFAR-10, iterative
+pruning (Strategy 1) against random reinitialization. --model conv2 restricts it to one network.
+
+    python reproductions/fig5_conv.py --preset smoke --model conv2 --data-dir ../shared/data
+    python reproductions/fig5_conv.py --preset fast --model conv2 --data-dir ../shared/data  # REDUCED, about 1 h
+    python reproductions/fig5_conv.py                                                      # the paper: GPUs
+"""
+
+_conv_figure = functools.partial(Figure, kind=SweepKind, presets=CONV_ONLY_PRESETS, preset_cost=CONV_COST,
+                                 variants=tuple({"model": m} for m in CONV_MODELS))
+FIG5 = _conv_figure(name="fig5_conv", description=FIG5_HELP, select=runs_with(("ticket", "reinit")),
+                    report=report_fig5)
+
+
+# -- Figure 6: dropout --------------------------------------------------------------------------
+def dropout_claims(models) -> list[Claim]:
+    out = []
+    for m in models:
+        name, p = NETWORK[m], PAPER_CONV[m]
+
+        def unpruned_gain(df, m=m):
+            with_dropout = _of(df, m, dropout=None)
+            with_dropout = with_dropout[with_dropout["dropout"] > 0]
+            return points(diff(ticket(with_dropout, 0, ACC), ticket(_of(df, m), 0, ACC)))
+
+        def pruned_gain(df, m=m):
+            with_dropout = _of(df, m, dropout=None)
+            return best_gain(with_dropout[with_dropout["dropout"] > 0])
+
+        out += [
+            Claim(f"{m}-dropout-unpruned", f"{name}: dropout raises the unpruned test accuracy by {p['dropout']} points.",
+                  f"+{p['dropout']} points", "test-accuracy gain at early stop, dropout - none, Pm 100% (points)",
+                  unpruned_gain, lambda v, t=half_of(p["dropout"]): v >= t, f"mean >= {half_of(p['dropout']):g}"),
+            Claim(f"{m}-dropout-pruned", f"{name}: with dropout, pruning adds up to {p['dropout_pruned']} points more.",
+                  f"+{p['dropout_pruned']} points", "largest test-accuracy gain at early stop over Pm, with dropout "
+                  "(points)", pruned_gain, lambda v, t=half_of(p["dropout_pruned"]): v >= t,
+                  f"mean >= {half_of(p['dropout_pruned']):g}"),
+        ]
+    return out
+
+
+def report_fig6(ctx: FigureContext) -> dict:
+    summary = summary_of(ctx)
+    summary["training"] = summary["dropout"].map(lambda d: f"dropout {d:g}" if d else "no dropout")
+    summary["line"] = summary["network"] + ", " + summary["training"]
+    summary.to_csv(ctx.out / "summary.csv", index=False)
+    plots.metric_vs_pm(summary, FIG5_PANELS[:2], ctx.out / "fig6_conv_dropout.png",
+                       f"Conv-2/4/6 with and without dropout, winning tickets ({label(ctx)})", hue="network",
+                       style="training")
+    models = sorted({c.training.model for c in ctx.cfg}, key=CONV_MODELS.index)
+    return {**study_record(ctx, summary),
+            **write_comparison(ctx, summary, dropout_claims(models), "Figure 6 (dropout): paper vs reproduction",
+                               "fig6_conv_dropout.py")}
+
+
+FIG6_HELP = """Figure 6: Conv-2/4/6 winning tickets trained with dropout (p = 0.5 after each hidden fc layer;
+the paper does not say where: --conv-dropout adds it after each pooling layer) against
+without. Dropout runs use the paper's dropout protocol (3x the iterations, own learning
+rates). Reuses Figure 5's runs without dropout.
+
+    python reproductions/fig6_conv_dropout.py --preset fast --model conv2 --data-dir ../shared/data
+"""
+
+FIG6 = _conv_figure(name="fig6_conv_dropout", description=FIG6_HELP, select=runs_with(("ticket",)),
+                    report=report_fig6,
+                    variants=tuple({"model": m, "dropout": d} for m in CONV_MODELS for d in (0.0, 0.5)))
+
+
+# -- Figure 1 (+ 14): winning tickets against random sparse networks -------------------------------
+def random_claims(models) -> list[Claim]:
+    out = []
+    for m in models:
+        name = NETWORK[m]
+        of = functools.partial(_of, model=m)
+        out += [
+            Claim(f"{m}-random-slower", f"{name}: randomly sampled sparse networks learn slower than winning tickets.",
+                  "> 1", "early-stop iteration random / ticket, smallest Pm with random networks",
+                  lambda df, of=of: ticket_vs_control(of(df), "random", ES, lambda t, c: ratio(c, t)),
+                  lambda v: v > 1, "mean > 1"),
+            Claim(f"{m}-random-less-accurate", f"{name}: ... and reach lower test accuracy.", "> 0 points",
+                  "test-accuracy gain ticket - random at early stop, smallest Pm with random networks (points)",
+                  lambda df, of=of: ticket_vs_control(of(df), "random", ACC, lambda t, c: points(diff(t, c))),
+                  lambda v: v > 0, "mean > 0"),
+        ]
+    return out
+
+
+def report_fig1(ctx: FigureContext) -> dict:
+    summary = summary_of(ctx)
+    summary.to_csv(ctx.out / "summary.csv", index=False)
+    lines = summary[summary["control"].isin(["ticket", "random"])]
+    plots.metric_vs_pm(lines, FIG5_PANELS[:2], ctx.out / "fig1_sizes.png",
+                       f"Winning tickets (solid) vs random sparse networks (dashed) ({label(ctx)})", hue="network",
+                       style="control")
+    plots.per_network(summary, "test_acc_end", "Test accuracy at end of training", ctx.out / "fig14_end_accuracy.png",
+                      f"Figure 14: tickets, random reinit, random sparse ({label(ctx)})")
+    models = [c.training.model for c in ctx.cfg]
+    return {**study_record(ctx, summary),
+            **write_comparison(ctx, summary, random_claims(models), "Figure 1: paper vs reproduction",
+                               "fig1_sizes.py")}
+
+
+FIG1_HELP = """Figure 1 (and Figure 14): Lenet on MNIST and Conv-2/4/6 on CIFAR-10, winning tickets against
+randomly sampled sparse networks (a random mask with the ticket's per-layer counts and a
+fresh initialization), and Figure 14's test accuracy at the end for tickets, random
+reinitializations and random sparse networks. Reuses the runs of Figures 4 and 5.
+
+    python reproductions/fig1_sizes.py --preset fast --model conv2 --data-dir ../shared/data
+"""
+
+FIG1 = Figure(name="fig1_sizes", description=FIG1_HELP, kind=SweepKind, presets=WITH_LENET_PRESETS,
+              preset_cost=WITH_LENET_COST, select=runs_with(("ticket", "reinit", "random")), report=report_fig1,
+              variants=tuple({"model": m} for m in ("lenet300_100", *CONV_MODELS)))

@@ -1,0 +1,106 @@
+"""Appendix B: iterative pruning with resetting (Strategy 1, the paper's method) against
+continued training (Strategy 2): Figure 9 (Lenet) and Figure 10 (Conv-2/4/6).
+
+Strategy 2 finds each mask by pruning the trained network and training on without a reset;
+its winning ticket at a level is that mask trained from the trial's theta_0 (the `reset`
+control of a `--reset continue` study). Strategy 1's tickets are Figures 4 and 5's runs.
+"""
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+
+from tf_lottery.analysis import plots
+from tf_lottery.analysis.claims import Claim, diff, per_trial, points, ratio
+from tf_lottery.figures import lenet
+from tf_lottery.figures.conv import (ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, NETWORK, label,
+                                     runs_with, study_record, summary_of, write_comparison)
+from tf_lottery.figures.kinds import SweepKind
+from tf_lottery.figures.spec import Figure, FigureContext
+
+STRATEGY = {"init": "Strategy 1 (reset to theta_0)", "continue": "Strategy 2 (continued training)"}
+
+
+def strategy_tickets(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each strategy's winning tickets: Strategy 1's trunk; Strategy 2's `reset` runs (and
+    its unpruned round 0). Strategy 2's continued trunk is left out."""
+    s1 = summary[(summary["reset"] == "init") & (summary["control"] == "ticket")]
+    s2 = summary[(summary["reset"] == "continue") & ((summary["control"] == "reset") |
+                                                     ((summary["control"] == "ticket") & (summary["round"] == 0)))]
+    tickets = pd.concat([s1, s2.assign(control="ticket")], ignore_index=True)
+    return tickets.assign(strategy_name=tickets["reset"].map(STRATEGY))
+
+
+def _at_smallest_common(df, model: str, column: str, how):
+    s1 = df[(df["model"] == model) & (df["reset"] == "init")]
+    s2 = df[(df["model"] == model) & (df["reset"] == "continue")]
+    common = set(s1[s1["round"] > 0]["round"]) & set(s2[s2["round"] > 0]["round"])
+    if not common:
+        return None
+    rnd = max(common)
+    return how(per_trial(s1, "iterative", "ticket", rnd, column), per_trial(s2, "iterative", "ticket", rnd, column))
+
+
+def strategy_claims(models) -> list[Claim]:
+    out = []
+    for m in models:
+        name = NETWORK[m]
+        out += [
+            Claim(f"{m}-strategy1-more-accurate", f"{name}: resetting (Strategy 1) keeps higher test accuracy at "
+                  "smaller sizes than continued training (Strategy 2).", "> 0 points",
+                  "test-accuracy gain at early stop, Strategy 1 - 2, smallest common Pm (points)",
+                  lambda df, m=m: _at_smallest_common(df, m, ACC, lambda a, b: points(diff(a, b))),
+                  lambda v: v > 0, "mean > 0"),
+            Claim(f"{m}-strategy1-earlier", f"{name}: ... and stops early sooner.", "> 1",
+                  "early-stop iteration Strategy 2 / Strategy 1, smallest common Pm",
+                  lambda df, m=m: _at_smallest_common(df, m, ES, lambda a, b: ratio(b, a)),
+                  lambda v: v > 1, "mean > 1"),
+        ]
+    return out
+
+
+def report(ctx: FigureContext, figure_number: int, script: str) -> dict:
+    summary = summary_of(ctx)
+    summary.to_csv(ctx.out / "summary.csv", index=False)
+    tickets = strategy_tickets(summary)
+    tickets.to_csv(ctx.out / "tickets.csv", index=False)
+    networks = ", ".join(dict.fromkeys(tickets["network"]))
+    plots.metric_vs_pm(tickets, FIG5_PANELS[:2], ctx.out / f"{ctx.figure.name}.png",
+                       f"{networks}: resetting vs continued training ({label(ctx)})", hue="network",
+                       style="strategy_name")
+    models = list(dict.fromkeys(c.training.model for c in ctx.cfg))
+    return {**study_record(ctx, summary),
+            **write_comparison(ctx, tickets, strategy_claims(models),
+                               f"Figure {figure_number} (Strategy 1 vs 2): paper vs reproduction", script)}
+
+
+FIG9_HELP = """Figure 9 (Appendix B): Lenet on MNIST, iterative pruning with resetting (Strategy 1) against
+continued training (Strategy 2). Reuses Figure 4's Strategy 1 runs.
+
+    python reproductions/fig9_lenet_strategies.py --preset fast --data-dir ../shared/data
+"""
+
+FIG10_HELP = """Figure 10 (Appendix B): Conv-2/4/6 on CIFAR-10, iterative pruning with resetting (Strategy 1)
+against continued training (Strategy 2). Reuses Figure 5's Strategy 1 runs.
+
+    python reproductions/fig10_conv_strategies.py --preset fast --model conv2 --data-dir ../shared/data
+"""
+
+_LENET_STRATEGY_COST = {
+    "paper": "Strategy 2: 5 trials x (20 trunk + 20 reset) runs of 50K iterations (Strategy 1's come from Figure 4); "
+             "about 5 h on 2 cores",
+    "fast": "Strategy 2: 3 trials x (16 trunk + 6 reset) = 66 runs of 50K iterations (Strategy 1's come from "
+            "Figure 4's fast preset); about 45 min on 2 cores",
+    "smoke": "a few runs of 300 iterations; under a minute",
+}
+
+FIG9 = Figure(name="fig9_lenet_strategies", description=FIG9_HELP, kind=SweepKind, presets=lenet.PRESETS,
+              preset_cost=_LENET_STRATEGY_COST, select=runs_with(("ticket", "reset")),
+              report=functools.partial(report, figure_number=9, script="fig9_lenet_strategies.py"),
+              variants=({"reset": "init"}, {"reset": "continue"}))
+
+FIG10 = Figure(name="fig10_conv_strategies", description=FIG10_HELP, kind=SweepKind, presets=CONV_ONLY_PRESETS,
+               preset_cost=CONV_COST, select=runs_with(("ticket", "reset")),
+               report=functools.partial(report, figure_number=10, script="fig10_conv_strategies.py"),
+               variants=tuple({"model": m, "reset": r} for m in CONV_MODELS for r in ("init", "continue")))
