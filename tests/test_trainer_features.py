@@ -27,10 +27,10 @@ def tiny_conv_registered(monkeypatch):
     monkeypatch.setitem(registry.MODELS, "tiny_conv", TINY_CONV)
 
 
-def make_trainer(data, model="lenet300_100", dropout=0.0, **training):
+def make_trainer(data, model="lenet300_100", dropout=0.0, conv_dropout=0.0, **training):
     strategy = tf.distribute.get_strategy()
     with strategy.scope():
-        m, groups = build_model(model, data.train.x.shape[1:], 10, dropout)
+        m, groups = build_model(model, data.train.x.shape[1:], 10, dropout, conv_dropout)
     cfg = TrainingConfig(**{"iterations": 200, "eval_every": 100, "steps_per_call": 50, **training})
     return Trainer(m, data, cfg, strategy, jit=use_xla("auto", groups)), groups
 
@@ -47,16 +47,18 @@ def _run(trainer, groups, seed, **kw):
     return trainer.train(theta0, masks.full_mask(theta0, groups), order_seed=seed, noise_seed=seed, **kw)
 
 
-def test_dropout_and_augmentation_do_not_depend_on_earlier_runs(small_mnist):
+@pytest.mark.parametrize("model, conv_dropout", [("lenet300_100", 0.0), ("tiny_conv", 0.3)])
+def test_dropout_and_augmentation_do_not_depend_on_earlier_runs(small_mnist, model, conv_dropout):
     # A worker that trained other runs before must give the same result as a fresh one.
-    used, groups = make_trainer(small_mnist, dropout=0.5, augment=True)
+    noisy = {"model": model, "dropout": 0.5, "conv_dropout": conv_dropout, "augment": True}
+    used, groups = make_trainer(small_mnist, **noisy)
     _run(used, groups, seed=1)
     again = _run(used, groups, seed=2)
-    fresh_trainer, _ = make_trainer(small_mnist, dropout=0.5, augment=True)
+    fresh_trainer, _ = make_trainer(small_mnist, **noisy)
     fresh = _run(fresh_trainer, groups, seed=2)
     np.testing.assert_array_equal(again.val_loss, fresh.val_loss)
     np.testing.assert_array_equal(again.final_weights["fc1/kernel"], fresh.final_weights["fc1/kernel"])
-    plain_trainer, _ = make_trainer(small_mnist)
+    plain_trainer, _ = make_trainer(small_mnist, model)
     assert not np.array_equal(_run(plain_trainer, groups, seed=2).val_loss, fresh.val_loss)  # noise is on
 
 

@@ -17,9 +17,11 @@ class Block(tf_keras.layers.Layer):
         return tf.nn.relu(self.bn(self.conv(x), training=training) + self.shortcut(x))
 
 
-def tiny_conv(input_shape, num_classes, dropout):
+def tiny_conv(input_shape, num_classes, dropout, conv_dropout=0.0):
     inputs = tf_keras.Input(input_shape)
     x = Block(4, name="block1")(inputs)
+    if conv_dropout:
+        x = RunSeededDropout(conv_dropout, name="block1_dropout")(x)
     x = tf_keras.layers.GlobalAveragePooling2D(name="pool")(x)
     x = masked_dense(16, "relu", "fc1")(x)
     if dropout:

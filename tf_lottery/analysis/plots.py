@@ -46,13 +46,14 @@ def figure4(summary: pd.DataFrame, path: Path, title: str) -> None:
 
 
 def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "line", style: str | None = None,
-                 hue_order=None) -> None:
+                 hue_order=None, style_order=None) -> None:
     """One panel per (column, label) of `panels`: mean over trials against Pm, one line per
     `hue` value (dashed by `style`), min/max bars."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
     axes = axes[0]
     for ax, (column, label) in zip(axes, panels):
-        sns.lineplot(data=df, x="pm", y=column, hue=hue, hue_order=hue_order, style=style, marker="o", markersize=4,
+        sns.lineplot(data=df, x="pm", y=column, hue=hue, hue_order=hue_order, style=style, style_order=style_order,
+                     marker="o", markersize=4,
                      errorbar=("pi", 100), err_style="bars", estimator="mean", ax=ax, legend=ax is axes[0])
         _pm_axis(ax, df["pm"])
         ax.set_ylabel(label)
@@ -70,7 +71,7 @@ def per_network(df: pd.DataFrame, column: str, label: str, path: Path, title: st
     fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 3.8), squeeze=False)
     for ax, network in zip(axes[0], networks):
         sel = df[df["network"] == network]
-        sns.lineplot(data=sel, x="pm", y=column, hue="control", marker="o", markersize=4, errorbar=("pi", 100),
+        sns.lineplot(data=sel, x="pm", y=column, hue="run", marker="o", markersize=4, errorbar=("pi", 100),
                      err_style="bars", estimator="mean", ax=ax)
         _pm_axis(ax, sel["pm"])
         ax.set_title(network, fontsize=9)

@@ -19,9 +19,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=None)
 def code_version() -> dict:
     """The git commit of this checkout and whether its code differs from it (uncommitted
-    changes or new files in the package, scripts or benchmarks)."""
+    changes or new files in the package, scripts or benchmarks), as when this process
+    first asked: the store asks on import, so a long run records the code it loaded, not
+    a checkout changed while it ran."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30,
                               check=True).stdout.strip()

@@ -90,10 +90,3 @@ def sweep_summary(store, runs, columns) -> pd.DataFrame:
         frames.append(frame.assign(**columns(cfg), run_hash=cfg.run_hash()))
     return pd.concat(frames, ignore_index=True)
 
-
-def sweep_curves(store, runs, columns) -> pd.DataFrame:
-    """`curves_table` of a sweep's runs, with `columns(cfg)` as in `sweep_summary`."""
-    frames = []
-    for cfg in dict.fromkeys(r.cfg for r in runs):
-        frames.append(curves_table(store.store_of(cfg), [r.run for r in runs if r.cfg == cfg]).assign(**columns(cfg)))
-    return pd.concat(frames, ignore_index=True)

@@ -29,6 +29,8 @@ import numpy as np
 from tf_lottery.analysis.provenance import code_version
 from tf_lottery.config import RUN_SCHEMA, identity_hash
 
+code_version()  # fixed now, when the code is loaded (see code_version)
+
 _METRICS = "metrics.json"
 _DATA = "data.json"
 

@@ -22,7 +22,7 @@ from tf_lottery.lottery.sweep import sweep
 
 CONV_MODELS = ("conv2", "conv4", "conv6")
 NETWORK = {"lenet300_100": "Lenet", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}
-LABEL = {"ticket": "winning ticket", "reinit": "random reinit", "random": "random sparse"}
+LABEL = {"ticket": "winning ticket", "reinit": "random reinit", "random": "random sparse", "reset": "Strategy 2 ticket"}
 
 
 def compounded(rate: float, rounds: int = 3) -> float:
@@ -49,10 +49,11 @@ CONV_PRESETS: dict[str, dict] = {
               "rounds": 1, "control_rounds": (1,), "reinits": 1, "random_sparse": 1, "oneshot": False},
 }
 CONV_COST = {
-    "paper": "per network 5 trials x (21 tickets + 60 reinits + 40 random) runs of 20-30K iterations; on this "
-             "2-core CPU weeks (about 20-30 min per Conv-2 run, 1.5-2 h per Conv-6 run): use GPUs",
-    "fast": "REDUCED: per network 1 trial x (5 tickets + 2 reinits + 2 random) runs of 4-6K iterations; "
-            "Conv-2 alone about 1 h on 2 cores (a slow day), Conv-6 about 3 h",
+    "paper": "per network 5 trials x (21 tickets + 60 reinits + 40 random sparse) runs of 20-30K iterations: weeks on "
+             "2 CPU cores (about 50 min per Conv-2 run, 3 h per Conv-6 run), about 40 GPU-hours for Figure 5",
+    "fast": "REDUCED: per network 1 trial x (5 tickets + 2 reinits, + 2 random sparse for Figure 1) runs of 4-6K "
+            "iterations; Figure 5 for Conv-2 about 70 min on 2 cores (a slow day), all three networks about 4 h "
+            "(2 h on a fast day)",
     "smoke": "tiny runs on 300 examples; about a minute per network",
 }
 
@@ -84,8 +85,19 @@ def network_columns(cfg) -> dict:
 
 
 def summary_of(ctx: FigureContext) -> pd.DataFrame:
+    """The sweep's summary, with each run's network and kind of run (`run`: winning ticket,
+    random reinit, ...) as plot labels."""
     summary = tables.sweep_summary(ctx.store, ctx.runs, network_columns)
-    return summary.assign(line=summary["network"] + ", " + summary["control"].map(LABEL).fillna(summary["control"]))
+    return summary.assign(run=summary["control"].map(LABEL))
+
+
+def run_order(df: pd.DataFrame) -> list[str]:
+    """Line styles: winning tickets solid, then the controls."""
+    return [LABEL[c] for c in LABEL if LABEL[c] in set(df["run"])]
+
+
+def networks(df: pd.DataFrame) -> str:
+    return ", ".join(dict.fromkeys(df["network"]))
 
 
 def data_record(ctx: FigureContext) -> dict:
@@ -218,10 +230,11 @@ def report_fig5(ctx: FigureContext) -> dict:
     summary = summary_of(ctx)
     summary.to_csv(ctx.out / "summary.csv", index=False)
     plots.metric_vs_pm(summary, FIG5_PANELS, ctx.out / "fig5_conv.png",
-                       f"Conv-2/4/6 on CIFAR-10, iterative pruning vs random reinit ({label(ctx)})",
-                       hue="network", style="control")
+                       f"{networks(summary)} on CIFAR-10, winning tickets vs random reinit ({label(ctx)})",
+                       hue="network", style="run", style_order=run_order(summary))
     plots.metric_vs_pm(summary, [("train_acc_end", "Train accuracy at end of training")],
-                       ctx.out / "fig13_conv_train_acc.png", f"Figure 13 ({label(ctx)})", hue="network", style="control")
+                       ctx.out / "fig13_conv_train_acc.png", f"Figure 13 ({label(ctx)})", hue="network", style="run",
+                       style_order=run_order(summary))
     models = [c.training.model for c in ctx.cfg]
     return {**study_record(ctx, summary),
             **write_comparison(ctx, summary, conv_claims(models), "Figure 5 (Conv-2/4/6): paper vs reproduction",
@@ -272,10 +285,9 @@ def dropout_claims(models) -> list[Claim]:
 def report_fig6(ctx: FigureContext) -> dict:
     summary = summary_of(ctx)
     summary["training"] = summary["dropout"].map(lambda d: f"dropout {d:g}" if d else "no dropout")
-    summary["line"] = summary["network"] + ", " + summary["training"]
     summary.to_csv(ctx.out / "summary.csv", index=False)
     plots.metric_vs_pm(summary, FIG5_PANELS[:2], ctx.out / "fig6_conv_dropout.png",
-                       f"Conv-2/4/6 with and without dropout, winning tickets ({label(ctx)})", hue="network",
+                       f"{networks(summary)}: winning tickets with and without dropout ({label(ctx)})", hue="network",
                        style="training")
     models = sorted({c.training.model for c in ctx.cfg}, key=CONV_MODELS.index)
     return {**study_record(ctx, summary),
@@ -320,8 +332,8 @@ def report_fig1(ctx: FigureContext) -> dict:
     summary.to_csv(ctx.out / "summary.csv", index=False)
     lines = summary[summary["control"].isin(["ticket", "random"])]
     plots.metric_vs_pm(lines, FIG5_PANELS[:2], ctx.out / "fig1_sizes.png",
-                       f"Winning tickets (solid) vs random sparse networks (dashed) ({label(ctx)})", hue="network",
-                       style="control")
+                       f"{networks(summary)}: winning tickets vs random sparse networks ({label(ctx)})", hue="network",
+                       style="run", style_order=run_order(lines))
     plots.per_network(summary, "test_acc_end", "Test accuracy at end of training", ctx.out / "fig14_end_accuracy.png",
                       f"Figure 14: tickets, random reinit, random sparse ({label(ctx)})")
     models = [c.training.model for c in ctx.cfg]
