@@ -222,3 +222,13 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
     a = pd.read_csv(tmp_path / "ra" / "fig4_lenet" / "summary.csv").drop(columns="seconds")
     b = pd.read_csv(tmp_path / "rb" / "fig4_lenet" / "summary.csv").drop(columns="seconds")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_run_another_process_stored_meanwhile_is_not_trained_again(small_mnist, tmp_path):
+    cfg = tiny_config(oneshot=False)
+    first = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    second = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    spec = RunSpec(0, "iterative", 0)
+    stored = first.execute(spec)
+    second.trainer.train = lambda *a, **k: pytest.fail("trained a stored run again")
+    assert second.execute(spec) == stored  # planned as missing by `second`, stored by `first` before it ran

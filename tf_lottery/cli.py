@@ -152,7 +152,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         chosen = {**protocol(asked), **asked}
         if scale and "iterations" not in asked:  # a fraction of the protocol's iterations, whole evaluations
             every = chosen.get("eval_every", TrainingConfig.eval_every)
-            chosen["iterations"] = max(1, round(chosen.get("iterations", TrainingConfig.iterations) * scale / every)) * every
+            full = chosen.get("iterations", TrainingConfig.iterations)
+            chosen["iterations"] = max(1, round(full * scale / every)) * every
         built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
                                  if f.name in chosen and f.name != "seed"})
                  for section, cls in sections.items()}

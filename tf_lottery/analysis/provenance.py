@@ -56,16 +56,22 @@ def package_versions() -> dict[str, str]:
 
 
 def machine() -> dict:
-    cpu = platform.processor()
+    """The machine, with what tells one CPU generation from another (its speed differs from
+    day to day here: a CPU family/model and AVX-512 or not)."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
     memory = None
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory,
+    return {"platform": platform.platform(), "cpu": info.get("model name", platform.processor()),
+            "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+            "avx512": "avx512f" in info.get("flags", "").split(), "cores": os.cpu_count(), "memory_gib": memory,
             "hostname": platform.node()}
 
 

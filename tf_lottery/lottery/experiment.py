@@ -224,8 +224,8 @@ class LotteryExperiment:
     # -- execution ----------------------------------------------------------------------
     def execute(self, spec: RunSpec) -> dict:
         """Train one run (its dependencies must be stored) and store it."""
-        if self.store.has(spec.key):  # stored without the test curve a figure now needs
-            return self._add_test_curve(spec)
+        if self.store.has(spec.key):  # stored meanwhile by another process, or stored without a needed test curve
+            return self.store.metrics(spec.key) if is_stored(self.store, spec) else self._add_test_curve(spec)
         parent = self.trained_parent(spec)
         if parent is not None and self.store.metrics(parent.key).get("diverged"):
             return self._store(spec, self._inherited_divergence(spec, parent), None)
