@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from tf_lottery.cli import parse_config, LOTTERY_SECTIONS, model_protocol
+from test_lottery import IN_THIS_PROCESS
+from tf_lottery.cli import LOTTERY_SECTIONS, model_protocol, parse_config
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 from tf_lottery.data.datasets import load_dataset
 from tf_lottery.execution.store import RunStore, StoreMismatch
@@ -18,7 +19,7 @@ from tf_lottery.models.registry import prunable_sizes
 from tf_lottery.pruning import masks, rules
 from tf_lottery.pruning.strategies import PruningPlan
 
-SMOKE = ["--preset", "smoke", "--workers", "1"]
+SMOKE = ["--preset", "smoke", *IN_THIS_PROCESS]  # TensorFlow already runs: keep its threads
 
 
 @pytest.fixture(scope="session")
