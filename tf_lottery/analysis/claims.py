@@ -128,3 +128,13 @@ def comparison_markdown(table: pd.DataFrame, title: str, note: str) -> str:
     counts = table["verdict"].value_counts()
     lines += ["", ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, FAILS, NOT_MEASURED)) + "."]
     return "\n".join(lines) + "\n"
+
+
+def write_comparison(out, summary: pd.DataFrame, claims: list[Claim], title: str, note: str) -> dict:
+    """comparison.csv and comparison.md in `out`, the verdicts printed; returns run.json's
+    count of verdicts."""
+    table = compare(summary, claims)
+    table.to_csv(out / "comparison.csv", index=False)
+    (out / "comparison.md").write_text(comparison_markdown(table, title, note))
+    print(table[["claim", "paper_value", "mean", "verdict"]].to_string(index=False))
+    return {"claims": {v: int(n) for v, n in table["verdict"].value_counts().items()}}

@@ -123,11 +123,7 @@ def note(ctx: FigureContext, script: str, summary: pd.DataFrame) -> str:
 
 
 def write_comparison(ctx: FigureContext, summary: pd.DataFrame, claims: list[Claim], title: str, script: str) -> dict:
-    comparison = engine.compare(summary, claims)
-    comparison.to_csv(ctx.out / "comparison.csv", index=False)
-    (ctx.out / "comparison.md").write_text(engine.comparison_markdown(comparison, title, note(ctx, script, summary)))
-    print(comparison[["claim", "paper_value", "mean", "verdict"]].to_string(index=False))
-    return {"claims": {v: int(n) for v, n in comparison["verdict"].value_counts().items()}}
+    return engine.write_comparison(ctx.out, summary, claims, title, note(ctx, script, summary))
 
 
 def study_record(ctx: FigureContext, summary: pd.DataFrame) -> dict:
