@@ -19,40 +19,10 @@ import argparse
 import time
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-import numpy as np
-import tensorflow as tf
-import tf_keras
 
-from tf_lottery.cli import model_protocol
-from tf_lottery.config import TrainingConfig
-from tf_lottery.data.datasets import load_dataset
-from tf_lottery.models.registry import build_model, initial_weights
-from tf_lottery.pruning import masks
-from tf_lottery.training.trainer import Trainer, batch_indices
+from tf_lottery.training.trainer import batch_indices
 
-
-def gemm_gflops(size: int = 2048, repeats: int = 20) -> float:
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-    step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    step()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        step().numpy()
-    return 2 * size ** 3 * repeats / (time.perf_counter() - t0) / 1e9
-
-
-def forward_flops(model) -> float:
-    """Multiply-adds x 2 of every conv and dense layer for one example."""
-    flops = 0.0
-    for layer in model.layers:
-        if isinstance(layer, tf_keras.layers.Conv2D):
-            _, h, w, c_out = layer.output_shape
-            kh, kw, c_in, _ = layer.kernel.shape
-            flops += 2.0 * h * w * kh * kw * c_in * c_out
-        elif isinstance(layer, tf_keras.layers.Dense):
-            flops += 2.0 * np.prod(layer.kernel.shape)
-    return flops
+from measure import forward_flops, gemm_gflops, protocol_trainer
 
 
 def main():
@@ -62,19 +32,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads (default 2).")
     parser.add_argument("--chunks", type=int, default=5, help="Timed chunks of 100 iterations (default 5).")
     args = parser.parse_args()
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-
-    protocol = model_protocol({"model": args.model})
-    cfg = TrainingConfig(model=args.model, **{k: v for k, v in protocol.items()
-                                              if k in TrainingConfig.__dataclass_fields__}, eval_batch_size=1000)
-    data = load_dataset("cifar10", args.data_dir)
-    model, groups = build_model(args.model, data.train.x.shape[1:], 10)
-    theta0 = initial_weights(model, 0)
-    mask = masks.full_mask(theta0, groups)
-    trainer = Trainer(model, data, cfg, tf.distribute.get_strategy(), jit=False)
-    trainer.reset(theta0, mask)
-    chunk = lambda i: trainer._train_chunk(batch_indices(len(data.train), cfg.batch_size, 0, 100 * i, 100))
+    trainer, model, cfg = protocol_trainer(args.model, args.data_dir, args.threads)
+    chunk = lambda i: trainer._train_chunk(batch_indices(trainer.n_train, cfg.batch_size, 0, 100 * i, 100))
 
     gemm = gemm_gflops()
     chunk(0), trainer.evaluate("validation"), trainer.evaluate("test")  # trace and warm up

@@ -17,7 +17,7 @@ class Block(tf_keras.layers.Layer):
         return tf.nn.relu(self.bn(self.conv(x), training=training) + self.shortcut(x))
 
 
-def tiny_conv(input_shape, num_classes, dropout, conv_dropout=0.0):
+def tiny_conv(input_shape, num_classes, dropout, conv_dropout=0.0, sync_batch_norm=False):
     inputs = tf_keras.Input(input_shape)
     x = Block(4, name="block1")(inputs)
     if conv_dropout:

@@ -101,7 +101,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     `protocol(preset and explicit values)` gives the model protocol's values, which the
     preset and explicit flags override. A preset may hold per-model values under
     "per_model" ({model: {field: value}}), and "scale_iterations": a fraction of the
-    protocol's iterations (so that, e.g., dropout runs keep training 3x longer).
+    protocol's iterations (so that, e.g., dropout runs keep training 3x longer). Learning-rate
+    drops and warmup scale with the iterations (by a preset or --iterations) unless given.
 
     With `variants` (dicts of field values a figure compares, e.g. models), the config is a
     list: one per variant, each built as above with the variant's values in place of the
@@ -149,11 +150,10 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
         asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
         scale = asked.pop("scale_iterations", None)
-        chosen = {**protocol(asked), **asked}
-        if scale and "iterations" not in asked:  # a fraction of the protocol's iterations, whole evaluations
-            every = chosen.get("eval_every", TrainingConfig.eval_every)
-            full = chosen.get("iterations", TrainingConfig.iterations)
-            chosen["iterations"] = max(1, round(full * scale / every)) * every
+        protocol_values = protocol(asked)
+        chosen = {**protocol_values, **asked}
+        chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", TrainingConfig.iterations),
+                                       None if "iterations" in explicit else scale, explicit))
         built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
                                  if f.name in chosen and f.name != "seed"})
                  for section, cls in sections.items()}
@@ -166,6 +166,23 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         return options, ([build(v) for v in chosen_variants] if variants else build({}))
     except (ValueError, TypeError) as e:
         parser.error(str(e))
+
+
+def _scaled_schedule(chosen: dict, full: int, scale: float | None, explicit: dict) -> dict:
+    """A faithful shortening of a protocol of `full` iterations: to `scale` of them (whole
+    evaluations) if given, else to the iterations chosen; the learning-rate drops and warmup
+    (the protocol's, or the figure's, in its units) at the same fractions of training,
+    unless given as flags."""
+    iterations = chosen.get("iterations", full)
+    if scale:
+        every = chosen.get("eval_every", TrainingConfig.eval_every)
+        iterations = max(1, round(full * scale / every)) * every
+    factor, out = iterations / full, {"iterations": iterations}
+    if "lr_drops" not in explicit:
+        out["lr_drops"] = tuple(round(d * factor) for d in chosen.get("lr_drops", ()))
+    if "warmup_iterations" not in explicit:
+        out["warmup_iterations"] = round(chosen.get("warmup_iterations", 0) * factor)
+    return out
 
 
 def model_protocol(asked: dict) -> dict:

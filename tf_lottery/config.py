@@ -86,14 +86,20 @@ class TrainingConfig:
     momentum: float = option(0.9, "Momentum of --optimizer momentum (paper: 0.9 for VGG-19 and ResNet-20).")
     weight_decay: float = option(0.0, "L2 weight decay added to every weight's gradient, as in SGD(weight_decay) of the "
                                       "authors' later code (paper: 1e-4 for VGG-19 and ResNet-20; 0 elsewhere).")
-    lr_drops: tuple = option((), "Iterations at which the learning rate is multiplied by --lr-drop-factor.",
+    lr_drops: tuple = option((), "Iterations at which the learning rate is multiplied by --lr-drop-factor (the "
+                                 "protocol's move with --iterations or a preset's shortening unless given).",
                              type="int_list")
     lr_drop_factor: float = option(0.1, "Factor of each learning-rate drop (paper: divide by 10).")
-    warmup_iterations: int = option(0, "Linear learning-rate warmup from 0 over this many iterations (0: none).")
+    warmup_iterations: int = option(0, "Linear learning-rate warmup from 0 over this many iterations (0: none; "
+                                       "figures give it in the paper's units, scaled with the iterations).")
     dropout: float = option(0.0, "Dropout rate after each hidden fc layer (0: none; paper: 0.5 for its Conv-2/4/6 "
                                  "dropout runs, whose layers it does not state).")
     conv_dropout: float = option(0.0, "Dropout rate after each conv block's pooling (0: none, the default: the paper "
                                       "does not say its conv nets had any).", neutral=0.0)
+    batch_norm: str = option("global", "Batch-norm statistics under a multi-replica strategy: global (synchronized "
+                                       "over the whole batch, as the paper's single-device training) or per_replica "
+                                       "(each replica's share: no cross-replica traffic, the usual Keras behaviour). "
+                                       "One device: the same.", choices=("global", "per_replica"), neutral="global")
     augment: bool = option(False, "Random horizontal flips and 4-pixel pad-and-crop, in-graph, seeded per run.")
     eval_every: int = option(100, "Evaluate validation (and, where a figure needs it, test) every this many iterations.")
     steps_per_call: int = option(

@@ -1,6 +1,8 @@
 """Tidy tables from stored runs: one row per run (summary) and per evaluation (curves).
 
-Accuracies are fractions in [0, 1]; `pm` is the percent of prunable weights remaining.
+Accuracies are fractions in [0, 1]; `pm` is the percent of weights remaining (every conv and
+dense kernel, the paper's Pm), `pm_prunable` that of the weights the protocol prunes (they
+differ where layers are never pruned: ResNet's shortcuts, VGG's and ResNet's output).
 Test accuracies at the early-stop iteration and at the end come with every run; test
 curves only with the runs a figure plots as curves (NaN elsewhere in `curves.csv`).
 Diverged runs are rows with `diverged` true and NaN metrics.
@@ -17,6 +19,7 @@ from tf_lottery.execution.store import RunStore
 
 RUN_COLUMNS = ["strategy", "control", "trial", "round", "reinit", "pm"]
 SUMMARY_COLUMNS = RUN_COLUMNS + [
+    "pm_prunable",
     "early_stop_iter",
     "val_loss_early_stop",
     "val_acc_early_stop",
@@ -60,6 +63,7 @@ def summary_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
                                  "diverged")},
             "val_loss_early_stop": float("nan") if es is None else c["val_loss"][es],
             "val_acc_early_stop": float("nan") if es is None else c["val_acc"][es],
+            "pm_prunable": m.get("pm_prunable", m["pm"]),  # runs stored before it existed pruned every layer
             "reinit_seed": m.get("reinit_seed"),
             "random_seed": m.get("random_seed"),
         })

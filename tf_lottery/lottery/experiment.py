@@ -127,8 +127,9 @@ class LotteryExperiment:
         self.data_source = dataset.source
         input_shape = dataset.train.x.shape[1:]
         with self.strategy.scope():
+            sync = cfg.training.batch_norm == "global" and self.strategy.num_replicas_in_sync > 1
             self.model, self.groups = build_model(cfg.training.model, input_shape, dataset.num_classes,
-                                                  cfg.training.dropout, cfg.training.conv_dropout)
+                                                  cfg.training.dropout, cfg.training.conv_dropout, sync)
         self.trainer = Trainer(self.model, dataset, cfg.training, self.strategy, jit=use_xla(xla, self.groups))
         self.plan = PruningPlan.from_config(cfg.pruning, self.groups)
         self.reset_to = RESETS[cfg.pruning.reset]
@@ -237,6 +238,7 @@ class LotteryExperiment:
         metrics = {
             **self._identity(spec),
             "pm": 100.0 * masks.density(mask),
+            "pm_prunable": 100.0 * masks.density({n: m for n, m in mask.items() if self.plan.rates[n] > 0} or mask),
             "layer_counts": masks.counts(mask),
             **seeds,
             "diverged": result.diverged,
@@ -274,7 +276,7 @@ class LotteryExperiment:
 
     def _inherited_divergence(self, spec: RunSpec, parent: RunSpec) -> dict:
         nan = float("nan")
-        return {**self._identity(spec), "pm": nan, "layer_counts": {}, "diverged": True,
+        return {**self._identity(spec), "pm": nan, "pm_prunable": nan, "layer_counts": {}, "diverged": True,
                 "diverged_because": f"builds on {parent.key}, which diverged", "early_stop_iter": None,
                 "test_acc_early_stop": nan, "train_acc_early_stop": nan, "test_acc_end": nan, "train_acc_end": nan,
                 "seconds": 0.0, "curves": {"iteration": [], "val_loss": [], "val_acc": []}, **self.seeds(spec)}

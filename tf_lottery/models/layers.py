@@ -26,6 +26,14 @@ def masked_conv(filters: int, kernel_size: int, name: str, activation="relu", st
                                   kernel_constraint=MaskConstraint(), name=name)
 
 
+def batch_norm(name: str, synchronized: bool = False):
+    """Batch norm with PyTorch's defaults (momentum 0.1 there, 0.9 here; epsilon 1e-5), as
+    in the authors' later (PyTorch) code; Keras' own are 0.99 and 1e-3. `synchronized`
+    computes the statistics over the global batch under a multi-replica strategy, as one
+    device training on the whole batch does (the paper); otherwise over each replica's."""
+    return tf_keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name)
+
+
 class RunSeededDropout(tf_keras.layers.Layer):
     """Dropout drawing from its own `tf.random.Generator`, which every run re-seeds
     (`reset_random_state`). Keras' Dropout draws from process-wide random state, so its

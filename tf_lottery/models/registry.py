@@ -22,6 +22,8 @@ import tf_keras
 from tf_lottery.models import keras_masks
 from tf_lottery.models.conv import CONV_BLOCKS, conv_net
 from tf_lottery.models.lenet import lenet
+from tf_lottery.models.resnet import cifar_resnet
+from tf_lottery.models.vgg import cifar_vgg
 from tf_lottery.seeds import derive_seed
 
 _INITIALIZER_ATTRS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
@@ -29,7 +31,9 @@ _INITIALIZER_ATTRS = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_
 
 @dataclass(frozen=True)
 class ModelSpec:
-    build: Callable  # (input_shape, num_classes, dropout, conv_dropout) -> uncompiled tf_keras model
+    # (input_shape, num_classes, dropout, conv_dropout, sync_batch_norm) -> uncompiled tf_keras model;
+    # sync_batch_norm: batch-norm statistics over the global batch of a multi-replica strategy.
+    build: Callable
     dataset: str
     protocol: dict = field(default_factory=dict)  # config field -> value, from the paper's Figure 2
     description: str = ""
@@ -39,18 +43,41 @@ class ModelSpec:
     cpu_steps_per_second: float = 1000.0
 
 
-def _lenet(input_shape, num_classes, dropout, conv_dropout):
+def _lenet(input_shape, num_classes, dropout, conv_dropout, sync_batch_norm):
     if conv_dropout:
         raise ValueError("Lenet has no conv layers: --conv-dropout must be 0.")
-    return lenet(input_shape, num_classes, (300, 100), dropout)
+    return lenet(input_shape, num_classes, (300, 100), dropout)  # no batch norm to synchronize
+
+
+def _without_dropout(builder, name: str):
+    """A batch-norm network the paper trains without dropout."""
+    def build(input_shape, num_classes, dropout, conv_dropout, sync_batch_norm):
+        if dropout or conv_dropout:
+            raise ValueError(f"{name} has no dropout layers (the paper trains it without): --dropout and "
+                             "--conv-dropout must be 0.")
+        return builder(input_shape, num_classes, sync_batch_norm=sync_batch_norm)
+    return build
+
+
+def _deep_protocol(iterations: int, batch_size: int, lr_drops: tuple, eval_every: int, steps_per_call: int,
+                   ignore: tuple = ()) -> dict:
+    """VGG-19 and ResNet-20 (the paper's Figure 2 and section 4): SGD with momentum 0.9 and
+    weight decay 1e-4, learning rate 0.1 divided by 10 at the drops, flips and pad-and-crop,
+    global pruning of 20% of the conv weights per round, output not pruned, no early
+    stopping (accuracy at fixed iterations, evaluated every `eval_every`)."""
+    return {"dataset": "cifar10", "iterations": iterations, "batch_size": batch_size, "optimizer": "momentum",
+            "learning_rate": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "lr_drops": lr_drops, "augment": True,
+            "eval_every": eval_every, "steps_per_call": steps_per_call, "eval_batch_size": 1000,
+            "conv_rate": 0.2, "fc_rate": 0.0, "output_rate": 0.0, "scope": "global", "global_groups": ("conv",),
+            "ignore": ignore}
 
 
 def _conv_spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_lr: float,
                cpu_steps_per_second: float) -> ModelSpec:
     blocks = CONV_BLOCKS[name]
     return ModelSpec(
-        lambda input_shape, num_classes, dropout, conv_dropout: conv_net(input_shape, num_classes, blocks, dropout,
-                                                                         conv_dropout, name),
+        lambda input_shape, num_classes, dropout, conv_dropout, sync_batch_norm: conv_net(
+            input_shape, num_classes, blocks, dropout, conv_dropout, name),
         dataset="cifar10",
         protocol={"dataset": "cifar10", "iterations": iterations, "batch_size": 60, "optimizer": "adam",
                   "learning_rate": lr, "eval_every": 100, "conv_rate": conv_rate, "fc_rate": 0.2,
@@ -77,6 +104,29 @@ MODELS: dict[str, ModelSpec] = {
     "conv2": _conv_spec("conv2", 2e-4, 20_000, 0.10, dropout_lr=3e-4, cpu_steps_per_second=3.5),
     "conv4": _conv_spec("conv4", 3e-4, 25_000, 0.10, dropout_lr=2e-4, cpu_steps_per_second=2.0),
     "conv6": _conv_spec("conv6", 3e-4, 30_000, 0.15, dropout_lr=2e-4, cpu_steps_per_second=1.4),
+    # 30K iterations at batch 128, drops at 20K and 25K; the 2,560 shortcut weights unpruned.
+    "resnet20": ModelSpec(
+        _without_dropout(cifar_resnet, "ResNet-20"),
+        dataset="cifar10",
+        protocol=_deep_protocol(30_000, 128, (20_000, 25_000), eval_every=1000, steps_per_call=100,
+                                ignore=("*shortcut*",)),
+        description="ResNet-20 (the paper's 'Resnet-18') on CIFAR-10: 16-filter conv, 3 stages x 3 basic blocks "
+                    "(16/32/64), batch norm, avg-pool, fc 10; SGD momentum 0.9, lr 0.1 (/10 at 20K, 25K), weight "
+                    "decay 1e-4, batch 128, 30K iterations, flips + pad-and-crop; global pruning 20% of the conv "
+                    "weights per round, 1x1 shortcuts and output unpruned",
+        cpu_steps_per_second=3.0,
+    ),
+    # 160 epochs of 703 steps at batch 64, drops after epochs 80 and 120; evaluated every 2 epochs.
+    "vgg19": ModelSpec(
+        _without_dropout(cifar_vgg, "VGG-19"),
+        dataset="cifar10",
+        protocol=_deep_protocol(112_480, 64, (56_240, 84_360), eval_every=1406, steps_per_call=703),
+        description="VGG-19 on CIFAR-10: convs 2x64, 2x128, 4x256, 4x512, 4x512 with batch norm, avg-pool, fc 10; "
+                    "SGD momentum 0.9, lr 0.1 (/10 after epochs 80, 120), weight decay 1e-4, batch 64, 112,480 "
+                    "iterations, flips + pad-and-crop; global pruning 20% of the conv weights per round, output "
+                    "unpruned",
+        cpu_steps_per_second=0.8,
+    ),
 }
 
 
@@ -117,10 +167,11 @@ def _layers(model) -> list:
     return out
 
 
-def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0, conv_dropout: float = 0.0):
+def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0, conv_dropout: float = 0.0,
+                sync_batch_norm: bool = False):
     """Build `name` under the current distribution strategy scope; returns (model, groups)."""
     model = model_spec(name).build(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
-                                   conv_dropout=conv_dropout)
+                                   conv_dropout=conv_dropout, sync_batch_norm=sync_batch_norm)
     model.build((None, *input_shape))
     keras_masks.build_masks(model)
     names = [keras_masks.weight_name(v) for v in model.weights]

@@ -34,7 +34,8 @@ def counts(mask: Mapping[str, np.ndarray]) -> dict[str, int]:
 
 
 def density(mask: Mapping[str, np.ndarray]) -> float:
-    """Fraction of (prunable) weights remaining: the paper's Pm."""
+    """Fraction of the masked weights remaining: the paper's Pm (over every conv and dense
+    kernel, including those a protocol never prunes, as the paper counts ResNet's)."""
     total = sum(m.size for m in mask.values())
     return sum(counts(mask).values()) / total
 

@@ -39,9 +39,13 @@ def make_optimizer(name: str, learning_rate, adam_epsilon: float = 1e-7, momentu
     raise ValueError(f"Unknown optimizer {name!r}; use adam, sgd or momentum.")
 
 
-def optimizer_for(cfg: TrainingConfig):
-    """The optimizer of a protocol; a plain float learning rate unless it has drops or warmup."""
-    lr = cfg.learning_rate
+def learning_rate_for(cfg: TrainingConfig):
+    """A protocol's learning rate: a plain float unless it has drops or warmup."""
     if cfg.lr_drops or cfg.warmup_iterations:
-        lr = StepWarmup(lr, cfg.lr_drops, cfg.lr_drop_factor, cfg.warmup_iterations)
-    return make_optimizer(cfg.optimizer, lr, cfg.adam_epsilon, cfg.momentum)
+        return StepWarmup(cfg.learning_rate, cfg.lr_drops, cfg.lr_drop_factor, cfg.warmup_iterations)
+    return cfg.learning_rate
+
+
+def optimizer_for(cfg: TrainingConfig):
+    """The optimizer of a protocol, with its learning-rate schedule."""
+    return make_optimizer(cfg.optimizer, learning_rate_for(cfg), cfg.adam_epsilon, cfg.momentum)

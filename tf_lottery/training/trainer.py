@@ -10,7 +10,8 @@ retraced or recompiled between runs.
 Under a multi-replica strategy (mirrored, multi-worker, TPU) the same loop runs each step
 with `strategy.run`: every replica takes its contiguous slice of the global batch, the
 optimizer sums the replicas' gradients (the loss is scaled by the global batch size, so
-the update equals the single-device one up to float rounding), and evaluation splits each
+the update equals the single-device one up to float rounding; augmentation draws for the
+global batch and batch norm, by default, normalizes over it too), and evaluation splits each
 data set across replicas and sums their losses and hits. There the loop is a plain
 `tf.function` (XLA-compiled per replica on TPU by the strategy itself), since one XLA
 cluster cannot span replicas. On one device, `jit` chooses XLA (right for dense models on
@@ -132,22 +133,25 @@ class Trainer:
 
     # -- compiled pieces -------------------------------------------------------------
     def _step_fn(self, batch):
+        first = 0
         if self.distributed:
             per_replica = self.cfg.batch_size // self.replicas
-            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-            batch = tf.slice(batch, [replica * per_replica], [per_replica])
+            first = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
+            batch = tf.slice(batch, [first], [per_replica])
         x_all, y_all = self._splits["train"]
         x, y = tf.gather(x_all, batch), tf.gather(y_all, batch)
         if self.cfg.augment:
-            x = pad_crop_flip(x, tf.stack([self._noise_seed, tf.cast(self.optimizer.iterations, tf.int64)]))
+            x = pad_crop_flip(x, tf.stack([self._noise_seed, tf.cast(self.optimizer.iterations, tf.int64)]), first,
+                              self.cfg.batch_size)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.cfg.batch_size)
         grads = tape.gradient(loss, variables)
-        if self.cfg.weight_decay:  # L2 through the gradient, as SGD(weight_decay) in the authors' later code
-            grads = [g + self.cfg.weight_decay * v for g, v in zip(grads, variables)]
+        if self.cfg.weight_decay:  # L2 through the gradient, as SGD(weight_decay) in the authors' later code;
+            decay = self.cfg.weight_decay / self.replicas  # replicas' gradients are summed
+            grads = [g + decay * v for g, v in zip(grads, variables)]
         self.optimizer.apply_gradients(zip(grads, variables))  # also applies the mask constraints
         return loss
 
