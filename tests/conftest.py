@@ -18,6 +18,13 @@ tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU"
 
 
 @pytest.fixture(scope="session")
+def mirrored() -> tf.distribute.MirroredStrategy:
+    """Two replicas on the two logical CPUs; one instance for the whole session, since
+    strategies created anew reuse collective-op keys that eager collectives then mismatch."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (SHARED_DATA / "mnist").is_dir():
         pytest.skip(f"real MNIST not found at {SHARED_DATA}")

@@ -35,8 +35,7 @@ def masked_run(dataset, strategy, cfg=CFG):
 
 
 @pytest.fixture(scope="module")
-def runs(small_mnist):
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def runs(small_mnist, mirrored):
     assert mirrored.num_replicas_in_sync == 2
     return masked_run(small_mnist, tf.distribute.get_strategy()), masked_run(small_mnist, mirrored)
 
@@ -62,11 +61,11 @@ def test_pruned_weights_are_exactly_zero_on_every_replica(runs):
         assert all(np.array_equal(m.numpy(), mask[name]) for m in mask_replicas)
 
 
-def test_evaluation_splits_an_odd_sized_set_across_replicas_exactly(small_mnist):
+def test_evaluation_splits_an_odd_sized_set_across_replicas_exactly(small_mnist, mirrored):
     odd = Split(small_mnist.validation.x[:499], small_mnist.validation.y[:499])
     dataset = dataclasses.replace(small_mnist, validation=odd)
     results = []
-    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+    for strategy in (tf.distribute.get_strategy(), mirrored):
         with strategy.scope():
             model, groups = build_model("lenet300_100", (28, 28, 1), 10)
         trainer = Trainer(model, dataset, CFG, strategy)
@@ -78,8 +77,8 @@ def test_evaluation_splits_an_odd_sized_set_across_replicas_exactly(small_mnist)
     assert abs(hits - round(hits)) < 1e-3  # whole hits over all 499 examples, none counted twice
 
 
-def test_a_global_batch_that_does_not_split_evenly_is_refused(small_mnist):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_a_global_batch_that_does_not_split_evenly_is_refused(small_mnist, mirrored):
+    strategy = mirrored
     with strategy.scope():
         model, _ = build_model("lenet300_100", (28, 28, 1), 10)
     with pytest.raises(ValueError, match="cannot be split evenly across 2 replicas"):
