@@ -65,9 +65,9 @@ def main():
     print(f"{args.model}: {with_aug:.2f} training steps/s at batch {cfg.batch_size} with augmentation "
           f"({without_aug:.2f} without: augmentation costs {1 - with_aug / without_aug:.0%} of a step); "
           f"{train_gflops:.0f} training GFLOP/s; dense GEMM {gemm:.0f} GFLOP/s; {args.threads} thread(s)")
-    print(f"forward pass alone: {forward_gflops:.0f} GFLOP/s ({forward_gflops / gemm:.2f} of GEMM); the backward pass "
-          f"runs at {train_gflops / gemm:.2f} of GEMM over the whole step. Convolutions of 16-64 channels use GEMM "
-          "poorly, and batch norm, ReLU and the residual adds are memory-bound work that counts no FLOPs.")
+    print(f"forward pass alone: {forward_gflops:.0f} GFLOP/s ({forward_gflops / gemm:.2f} of GEMM), the whole "
+          f"training step {train_gflops / gemm:.2f}. Convolutions of 16-64 channels use GEMM poorly, and batch norm, "
+          "ReLU and the residual adds are memory-bound work that counts no FLOPs.")
     print(f"{args.model}_steps_per_s={with_aug:.2f} peak_fraction={train_gflops / gemm:.2f}")
 
 
