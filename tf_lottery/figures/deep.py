@@ -38,8 +38,8 @@ SETTINGS = {"resnet20": ({"learning_rate": 0.1}, {"learning_rate": 0.01},
                       {"learning_rate": 0.1, "warmup_iterations": 10_000})}
 WARMUP = {m: settings[-1] for m, settings in SETTINGS.items()}
 # The appendix sweeps (the paper plots more values than it names; these bracket its settings).
-LR_SWEEP = {"resnet20": (0.01, 0.02, 0.03, 0.05, 0.1), "vgg19": (0.01, 0.02, 0.03, 0.05, 0.1)}
-WARMUP_SWEEP = {"resnet20": (0, 5_000, 10_000, 20_000), "vgg19": (0, 5_000, 10_000, 20_000)}
+LR_SWEEP = (0.01, 0.02, 0.03, 0.05, 0.1)
+WARMUP_SWEEP = (0, 5_000, 10_000, 20_000)
 
 # Tiny, for tests: 20 iterations at batch 32 on 300 examples per split, 1 round.
 _SMOKE = {"trials": 1, "eval_every": 10, "steps_per_call": 10, "batch_size": 32, "max_examples": 300, "rounds": 1,
@@ -277,8 +277,8 @@ def _models(ctx) -> list[str]:
     return sorted({c.training.model for c in ctx.cfg}, key=DEEP_MODELS.index)
 
 
-def _panels(models, metric: str, label_text: str):
-    return [(f"{metric}_acc_{name}", f"{label_text} at {name} iterations") for name, _ in CHECKPOINTS[models[0]]]
+def _panels(model: str, metric: str, label_text: str):
+    return [(f"{metric}_acc_{name}", f"{label_text} at {name} iterations") for name, _ in CHECKPOINTS[model]]
 
 
 def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accuracy"),)) -> dict:
@@ -290,7 +290,7 @@ def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accur
     for model in models:
         sel = summary[summary["model"] == model]
         for metric, text in metrics:
-            plots.metric_vs_pm(sel, _panels([model], metric, text), ctx.out / f"{ctx.figure.name}_{model}_{metric}.png",
+            plots.metric_vs_pm(sel, _panels(model, metric, text), ctx.out / f"{ctx.figure.name}_{model}_{metric}.png",
                                f"{NETWORK[model]} on CIFAR-10, {title} ({label(ctx)})", hue="setting", style="run",
                                style_order=run_order(sel))
     return {**study_record(ctx, summary), "checkpoints": {m: CHECKPOINTS[m] for m in models},
@@ -343,7 +343,7 @@ FIG42_43 = _figure("fig42_43_lr_sweep", """Figures 42-43 (appendix): VGG-19 and 
 at 0.1 and 0.01. --model resnet20 restricts it to one network.
 
     python reproductions/fig42_43_lr_sweep.py --preset fast --model resnet20 --data-dir ../shared/data
-""", tuple({"model": m, "learning_rate": lr} for m in DEEP_MODELS for lr in LR_SWEEP[m]),
+""", tuple({"model": m, "learning_rate": lr} for m in DEEP_MODELS for lr in LR_SWEEP),
     "Figures 42-43: learning-rate sweep", functools.partial(sweep_claims, field="learning_rate"), controls=("ticket",),
     metrics=(("val", "Validation accuracy"),))
 
@@ -354,6 +354,6 @@ it to one network.
 
     python reproductions/fig44_45_warmup_sweep.py --preset fast --model resnet20 --data-dir ../shared/data
 """, tuple({"model": m, "learning_rate": WARMUP[m]["learning_rate"], "warmup_iterations": k}
-           for m in DEEP_MODELS for k in WARMUP_SWEEP[m]),
+           for m in DEEP_MODELS for k in WARMUP_SWEEP),
     "Figures 44-45: warmup sweep", functools.partial(sweep_claims, field="warmup_iterations"), controls=("ticket",),
     metrics=(("val", "Validation accuracy"),))
