@@ -113,9 +113,8 @@ def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir,
             s.bind(("localhost", 0))
             ports.append(s.getsockname()[1])
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    short = ("--iterations", "300")
     workers = [subprocess.Popen(fig4(data_dir, tmp_path / "store", tmp_path / f"results{i}", 1, "--strategy",
-                                     "multiworker", *short),
+                                     "multiworker", iterations=300),
                                 env={**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
                                                                                                   "index": i}})},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -123,8 +122,8 @@ def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir,
     for w in workers:
         output = w.communicate(timeout=300)[0]
         assert w.returncode == 0, output
-    subprocess.run(fig4(data_dir, tmp_path / "single", tmp_path / "single_results", 1, *short), env=ENV, check=True,
-                   capture_output=True)
+    subprocess.run(fig4(data_dir, tmp_path / "single", tmp_path / "single_results", 1, iterations=300), env=ENV,
+                   check=True, capture_output=True)
 
     assert not (tmp_path / "results1").exists()  # worker 1 kept its results private
     assert (tmp_path / "store" / ".worker1").is_dir()

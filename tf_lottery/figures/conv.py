@@ -44,8 +44,9 @@ CONV_PRESETS: dict[str, dict] = {
              "random_sparse": 1, "oneshot": False,
              "per_model": {m: {"conv_rate": compounded(r), "fc_rate": compounded(0.2), "output_rate": compounded(0.1)}
                            for m, r in (("conv2", 0.1), ("conv4", 0.1), ("conv6", 0.15))}},
-    # Tiny, for tests: 300 examples per split, 60 iterations, 1 round.
-    "smoke": {"trials": 1, "iterations": 60, "eval_every": 20, "steps_per_call": 20, "max_examples": 300,
+    # Tiny, for tests: 300 examples per split, 60 iterations at batch 20, 1 round.
+    "smoke": {"trials": 1, "iterations": 60, "batch_size": 20, "eval_every": 20, "steps_per_call": 20,
+              "max_examples": 300,
               "rounds": 1, "control_rounds": (1,), "reinits": 1, "random_sparse": 1, "oneshot": False},
 }
 CONV_COST = {

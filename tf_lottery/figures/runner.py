@@ -68,19 +68,24 @@ def train_runs(runs, store, is_stored: Callable, factory: Callable, options, des
         return run_graph(runs, stored, backend, describe, log, **graph_options), backend.data_source
 
 
-def check_results_folder(out: Path, presets: dict, options) -> None:
-    """Refuse to replace results of a larger preset (presets are listed largest first)."""
+def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
+    """Refuse to replace results of a larger preset (presets are listed largest first), or
+    of more of the figure's settings than flags such as --model or --learning-rate select."""
     previous = out / "run.json"
     if options.overwrite or not previous.is_file():
         return
     try:
-        old = json.loads(previous.read_text()).get("preset")
+        record = json.loads(previous.read_text())
     except ValueError:
         return
-    order = list(presets)
+    old, order = record.get("preset"), list(presets)
     if old in order and order.index(old) < order.index(options.preset):
         raise ResultsInTheWay(f"{out} holds results of the larger '{old}' preset. Write the '{options.preset}' "
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
+    held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hash(cfg).split(", "))
+    if old == options.preset and selected < held:
+        raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
+                              f"{len(selected)}. Write them elsewhere (--results DIR) or replace them (--overwrite).")
 
 
 def data_source_record(source: str | None) -> str | None:
@@ -112,7 +117,7 @@ def run_figure(figure: Figure, argv=None) -> int:
 def _run_figure(figure: Figure, options, cfg) -> None:
     started, kind = time.perf_counter(), figure.kind
     out = Path(options.results) / figure.name
-    check_results_folder(out, figure.presets, options)
+    check_results_folder(out, figure.presets, options, cfg)
     print(f"{figure.name}: preset '{options.preset}', run hash {_run_hash(cfg)}, {options.workers} worker(s)",
           flush=True)
     configure_process(options)
