@@ -82,7 +82,7 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     if old in order and order.index(old) < order.index(options.preset):
         raise ResultsInTheWay(f"{out} holds results of the larger '{old}' preset. Write the '{options.preset}' "
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
-    held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hash(cfg).split(", "))
+    held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hashes(cfg))
     if old == options.preset and selected < held:
         raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
                               f"{len(selected)}. Write them elsewhere (--results DIR) or replace them (--overwrite).")
@@ -95,9 +95,14 @@ def data_source_record(source: str | None) -> str | None:
     return source
 
 
-def _run_hash(cfg) -> str:
+def _run_hashes(cfg) -> list[str]:
     """The run hash of a figure's configuration, or of each of its variants."""
-    return ", ".join(c.run_hash() for c in cfg) if isinstance(cfg, list) else cfg.run_hash()
+    return [c.run_hash() for c in cfg] if isinstance(cfg, list) else [cfg.run_hash()]
+
+
+def _run_hash(cfg) -> str:
+    """The run hashes as run.json and the log show them."""
+    return ", ".join(_run_hashes(cfg))
 
 
 def run_figure(figure: Figure, argv=None) -> int:
