@@ -106,10 +106,10 @@ def parse(figure, argv):
 
 def test_presets_scale_each_protocol_and_flags_select_variants():
     fast = {c.training.model: c for c in parse(conv.FIG5, ["--preset", "fast"])}
-    assert {m: c.training.iterations for m, c in fast.items()} == {"conv2": 4000, "conv4": 5000, "conv6": 6000}
-    assert fast["conv6"].pruning.conv_rate == conv.compounded(0.15) and fast["conv2"].pruning.fc_rate == 0.488
+    assert {m: c.training.iterations for m, c in fast.items()} == {"conv2": 6000, "conv4": 7500, "conv6": 9000}
+    assert fast["conv6"].pruning.conv_rate == conv.compounded(0.15, 4) and fast["conv2"].pruning.fc_rate == 0.5904
     dropout = [c for c in parse(conv.FIG6, ["--preset", "fast", "--model", "conv2"]) if c.training.dropout]
-    assert [(c.training.iterations, c.training.learning_rate) for c in dropout] == [(12000, 3e-4)]
+    assert [(c.training.iterations, c.training.learning_rate) for c in dropout] == [(18000, 3e-4)]
     paper = parse(conv.FIG6, ["--model", "conv4", "--dropout", "0.5"])
     assert [(c.training.iterations, c.training.learning_rate) for c in paper] == [(75000, 2e-4)]
     with pytest.raises(SystemExit):
@@ -117,7 +117,7 @@ def test_presets_scale_each_protocol_and_flags_select_variants():
     lenet, conv2 = parse(conv.FIG1, ["--preset", "fast", "--model", "lenet300_100"]) + \
         parse(conv.FIG1, ["--preset", "fast", "--model", "conv2"])
     assert lenet.training.iterations == 50_000 and lenet.study.trials == 3  # Figure 4's runs
-    assert conv2.training.iterations == 4000 and conv2.study.trials == 1
+    assert conv2.training.iterations == 6000 and conv2.study.trials == 1
 
 
 def test_every_conv_script_runs_its_smoke_preset_sharing_runs(data_dir, tmp_path):
