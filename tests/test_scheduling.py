@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import pytest
 
 from tf_lottery.lottery.experiment import RunSpec, plan
-from tf_lottery.execution.scheduling import RunFailed, RunGraph, run_graph
+from tf_lottery.execution.scheduling import Heartbeat, RunFailed, RunGraph, run_graph
 
 from conftest import tiny_config
 
@@ -86,3 +86,13 @@ def test_a_failed_run_stops_new_runs_but_lets_running_ones_finish():
     starts = [k for event, k in workers.log if event == "start"]
     assert starts == ["a", "e"]  # e was running alongside and finished; nothing started after the failure
     assert ("end", "e") in workers.log
+
+
+def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_end():
+    now, lines = [0.0], []
+    beat = Heartbeat("trial0/iterative/round01/ticket", lines.append, interval=120, clock=lambda: now[0])
+    for step, t in ((100, 60), (200, 150), (300, 200), (400, 280), (600, 400)):
+        now[0] = t
+        beat(step, 600)
+    assert lines == ["  trial0/iterative/round01/ticket: iteration 200/600 after 2 min 30 s, about 5 min 00 s left",
+                     "  trial0/iterative/round01/ticket: iteration 400/600 after 4 min 40 s, about 2 min 20 s left"]

@@ -50,13 +50,15 @@ class RayWorkers:
         if workers < 1 or gpus < 0:
             raise ValueError(f"Need workers >= 1 and gpus >= 0, got {workers} and {gpus}.")
         self.ray, self.store, self.log, self.retries = ray, store, log, retries
+        # Workers' output (heartbeats of long runs, warnings) is forwarded to this log; TF's
+        # C++ info lines are not.
         runtime_env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}}
         if address is not None:  # ship this package to the cluster's nodes
             runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]
-            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+            ray.init(address=address, runtime_env=runtime_env)
         else:
             ray.init(num_cpus=max(workers * threads, os.cpu_count() or 1), include_dashboard=False,
-                     object_store_memory=256 * 2**20, runtime_env=runtime_env, log_to_driver=False)
+                     object_store_memory=256 * 2**20, runtime_env=runtime_env)
         try:
             self._check_resources(workers, max(threads, 1), gpus)
             self._actor_class = ray.remote(num_cpus=max(threads, 1), num_gpus=gpus, max_restarts=0)(_Worker)

@@ -150,6 +150,25 @@ class RunFailed(Exception):
         self.run, self.error = run, error
 
 
+class Heartbeat:
+    """Progress inside one long run: `heartbeat(step, total)` after each evaluation logs
+    the iteration and the time left, at most once per `interval` seconds (so short runs
+    stay silent and long ones show they are alive)."""
+
+    def __init__(self, label: str, log: Callable[[str], None], interval: float = 120.0,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.label, self.log, self.interval, self.clock = label, log, interval, clock
+        self.start = self.last = clock()
+
+    def __call__(self, step: int, total: int) -> None:
+        now = self.clock()
+        if now - self.last < self.interval or step >= total:
+            return
+        self.last, elapsed = now, now - self.start
+        self.log(f"  {self.label}: iteration {step:,}/{total:,} after {duration(elapsed)}, "
+                 f"about {duration(elapsed / step * (total - step))} left")
+
+
 def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:

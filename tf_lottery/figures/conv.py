@@ -40,7 +40,7 @@ CONV_PRESETS: dict[str, dict] = {
     # Conv-4 7.5K, Conv-6 9K; with dropout 18K/22.5K/27K), which keeps the unpruned
     # Conv-2's minimum validation loss (at 5.2K in an 8K probe) inside the run; per round
     # the rates of four paper rounds (every fourth level of the paper's Pm ladder: Conv-2
-    # 100, 41, 17, 7.2%); controls at rounds 2 and 3 only, one of each.
+    # 100, 41, 17, 7.1%; Conv-4 100, 44, 20, 9.2%); controls at rounds 2 and 3 only, one of each.
     "fast": {"trials": 1, "scale_iterations": 0.3, "rounds": 3, "control_rounds": (2, 3), "reinits": 1,
              "random_sparse": 1, "oneshot": False,
              "per_model": {m: {"conv_rate": compounded(r, 4), "fc_rate": compounded(0.2, 4),

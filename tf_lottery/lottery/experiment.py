@@ -234,7 +234,8 @@ class LotteryExperiment:
         mask, start = self.mask_for(spec), self.start_weights(spec)
         rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
-                                    test_curve=spec.test_curve, snapshot_at=rewind)
+                                    test_curve=spec.test_curve, snapshot_at=rewind,
+                                    progress=scheduling.Heartbeat(spec.key, self.log))
         metrics = {
             **self._identity(spec),
             "pm": 100.0 * masks.density(mask),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -212,13 +213,15 @@ class Trainer:
         self._noise_seed.assign(noise_seed)
 
     def train(self, start_weights: dict, mask: dict, order_seed: int, noise_seed: int = 0,
-              test_curve: bool = True, snapshot_at: int | None = None) -> RunResult:
+              test_curve: bool = True, snapshot_at: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Train from `start_weights` (already masked) for cfg.iterations steps.
 
         Validation is evaluated every `eval_every` iterations (early stopping needs it);
         the test set too if `test_curve`, else only at the end and, from the weights saved
         at the minimum validation loss, at the early-stop iteration: the same numbers.
         `snapshot_at` (a multiple of steps_per_call) also returns the weights at that step.
+        `progress(step, iterations)` is called after each evaluation.
         """
         if snapshot_at is not None and (snapshot_at % self.cfg.steps_per_call or snapshot_at > self.cfg.iterations):
             raise ValueError(f"snapshot_at ({snapshot_at}) must be a multiple of steps_per_call within the run.")
@@ -242,6 +245,8 @@ class Trainer:
             if curves[row, 0] < best:  # strict: the first minimum wins ties
                 best, best_row = curves[row, 0], row
                 self._save_best()
+            if progress is not None:
+                progress(step, cfg.iterations)
         final = keras_masks.get_weights(self.model)
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
             return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
