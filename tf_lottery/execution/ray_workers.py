@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -50,8 +51,10 @@ class RayWorkers:
         if workers < 1 or gpus < 0:
             raise ValueError(f"Need workers >= 1 and gpus >= 0, got {workers} and {gpus}.")
         self.ray, self.store, self.log, self.retries = ray, store, log, retries
-        # Workers' output (heartbeats of long runs, warnings) is forwarded to this log; TF's
-        # C++ info lines are not.
+        # Workers' output (heartbeats of long runs, warnings) is forwarded to this process's
+        # output, without colour codes when that is a log file.
+        if not sys.stdout.isatty():
+            os.environ.setdefault("RAY_COLOR_PREFIX", "0")
         runtime_env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}}
         if address is not None:  # ship this package to the cluster's nodes
             runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]
