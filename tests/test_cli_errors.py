@@ -60,3 +60,14 @@ def test_the_smoke_preset_writes_beside_the_committed_results(data_dir, tmp_path
     assert load_script("fig4_lenet").main(argv) == 0
     assert (tmp_path / "results" / "smoke" / "fig4_lenet" / "run.json").is_file()
     assert not (tmp_path / "results" / "fig4_lenet").exists()
+
+
+def test_plan_lists_the_runs_and_trains_nothing(data_dir, tmp_path, capsys):
+    code = load_script("fig4_lenet").main(["--preset", "smoke", "--plan", *IN_THIS_PROCESS, "--data-dir",
+                                           str(data_dir), "--store", str(tmp_path / "runs"),
+                                           "--results", str(tmp_path / "results")])
+    out = capsys.readouterr().out
+    assert code == 0 and "  to train  trial0/iterative/round00/ticket" in out and "  stored" not in out
+    assert "6 runs in this study: 0 already stored, 6 to train" in out
+    assert not (tmp_path / "results").exists()
+    assert [p.name for p in (tmp_path / "runs").glob("*/*")] == ["config.json"]  # the store's identity only

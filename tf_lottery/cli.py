@@ -124,10 +124,13 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                              "the committed results).")
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace results of a larger preset in the results folder (refused otherwise).")
+    parser.add_argument("--plan", action="store_true",
+                        help="List the runs these flags need, stored or to train, with the time estimate, and exit "
+                             "without training or writing results.")
     add_execution_flags(parser, strategies)
     add_config_flags(parser, sections)
     args = vars(parser.parse_args(argv))
-    option_names = ("preset", "data_dir", "store", "results", "overwrite", "workers", "threads_per_worker",
+    option_names = ("preset", "data_dir", "store", "results", "overwrite", "plan", "workers", "threads_per_worker",
                     "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)

@@ -110,10 +110,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    lanes = max(1, min(backend.slots, todo))
-    log(f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
-        f"estimated {duration(guess_seconds_per_run * todo / lanes)} "
-        f"(assuming {guess_seconds_per_run:.3g} s per run until runs are timed here).")
+    log(_estimate(graph, len(runs), backend.slots, guess_seconds_per_run, what))
     t0, trained, failure = time.perf_counter(), 0, None
     try:
         while graph.remaining:
@@ -140,6 +137,23 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
         log(f"Stopped after {failure.run.key} failed; {trained} run(s) stored this time.")
         raise failure.error
     return {"runs": total, "trained": trained, "reused": total - todo}
+
+
+def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
+              guess_seconds_per_run: float, what: str = "runs", dependencies: Callable | None = None) -> None:
+    """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
+    graph = RunGraph(runs, stored, dependencies)
+    for run in runs:
+        log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}")
+    log(_estimate(graph, len(runs), slots, guess_seconds_per_run, what))
+
+
+def _estimate(graph: RunGraph, total: int, slots: int, guess_seconds_per_run: float, what: str) -> str:
+    todo = graph.remaining
+    lanes = max(1, min(slots, todo))
+    return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
+            f"estimated {duration(guess_seconds_per_run * todo / lanes)} "
+            f"(assuming {guess_seconds_per_run:.3g} s per run until runs are timed here).")
 
 
 class RunFailed(Exception):

@@ -23,7 +23,7 @@ from tf_lottery import cli
 from tf_lottery.analysis import provenance
 from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute
-from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
 from tf_lottery.figures.spec import Figure, FigureContext
 
@@ -147,6 +147,9 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     runs = kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
                                    for r in figure.select(cfg)])
     store = kind.open_store(options.store, cfg, runs)
+    if options.plan:
+        list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **kind.graph_options(cfg))
+        return
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
                                 getattr(options, "xla", "auto"))
     stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe,
