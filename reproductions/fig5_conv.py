@@ -1,7 +1,7 @@
 """Figure 5 (and Figure 13): Conv-2/4/6 on CIFAR-10, winning tickets vs random reinitialization.
 
     python reproductions/fig5_conv.py --preset smoke --model conv2 --data-dir ../shared/data  # a minute
-    python reproductions/fig5_conv.py --preset fast --model conv2 --data-dir ../shared/data   # REDUCED, about 1 h
+    python reproductions/fig5_conv.py --preset fast --model conv2 --data-dir ../shared/data   # REDUCED, about 80 min
     python reproductions/fig5_conv.py                                                       # the paper (GPUs)
 """
 import sys

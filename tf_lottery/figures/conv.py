@@ -54,9 +54,9 @@ CONV_PRESETS: dict[str, dict] = {
 CONV_COST = {
     "paper": "per network 5 trials x (21 tickets + 60 reinits + 40 random sparse) runs of 20-30K iterations: weeks on "
              "2 CPU cores (about 50 min per Conv-2 run, 3 h per Conv-6 run), about 40 GPU-hours for Figure 5",
-    "fast": "REDUCED: per network 1 trial x (5 tickets + 2 reinits, + 2 random sparse for Figure 1) runs of 4-6K "
-            "iterations; Figure 5 for Conv-2 about 70 min on 2 cores (a slow day), all three networks about 4 h "
-            "(2 h on a fast day)",
+    "fast": "REDUCED: per network 1 trial x (4 tickets + 2 reinits, + 2 random sparse for Figure 1) runs of "
+            "6-9K iterations; Figure 5 for Conv-2 about 80 min on 2 cores (15 min a run), Conv-4 about 2.3x and "
+            "Conv-6 about 4x that",
     "smoke": "tiny runs on 300 examples; about a minute per network",
 }
 
@@ -244,7 +244,7 @@ FIG5_HELP = """Figure 5 (and Figure 13's train accuracy): Conv-2, Conv-4 and Con
 pruning (Strategy 1) against random reinitialization. --model conv2 restricts it to one network.
 
     python reproductions/fig5_conv.py --preset smoke --model conv2 --data-dir ../shared/data
-    python reproductions/fig5_conv.py --preset fast --model conv2 --data-dir ../shared/data  # REDUCED, about 1 h
+    python reproductions/fig5_conv.py --preset fast --model conv2 --data-dir ../shared/data  # REDUCED, about 80 min
     python reproductions/fig5_conv.py                                                      # the paper: GPUs
 """
 
