@@ -109,7 +109,7 @@ def test_presets_scale_each_protocol_and_flags_select_variants():
     assert {m: c.training.iterations for m, c in fast.items()} == {"conv2": 6000, "conv4": 7500, "conv6": 9000}
     assert fast["conv6"].pruning.conv_rate == conv.compounded(0.15, 4) and fast["conv2"].pruning.fc_rate == 0.5904
     dropout = [c for c in parse(conv.FIG6, ["--preset", "fast", "--model", "conv2"]) if c.training.dropout]
-    assert [(c.training.iterations, c.training.learning_rate) for c in dropout] == [(18000, 3e-4)]
+    assert [(c.training.iterations, c.training.learning_rate) for c in dropout] == [(9000, 3e-4)]
     paper = parse(conv.FIG6, ["--model", "conv4", "--dropout", "0.5"])
     assert [(c.training.iterations, c.training.learning_rate) for c in paper] == [(75000, 2e-4)]
     with pytest.raises(SystemExit):

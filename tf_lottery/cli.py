@@ -101,8 +101,10 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     `protocol(preset and explicit values)` gives the model protocol's values, which the
     preset and explicit flags override. A preset may hold per-model values under
     "per_model" ({model: {field: value}}), and "scale_iterations": a fraction of the
-    protocol's iterations (so that, e.g., dropout runs keep training 3x longer). Learning-rate
-    drops and warmup scale with the iterations (by a preset or --iterations) unless given.
+    protocol's iterations (so that, e.g., dropout runs keep training longer than runs
+    without), with "scale_dropout_iterations" in its place for the dropout protocol.
+    Learning-rate drops and warmup scale with the iterations (by a preset or --iterations)
+    unless given.
 
     With `variants` (dicts of field values a figure compares, e.g. models), the config is a
     list: one per variant, each built as above with the variant's values in place of the
@@ -153,6 +155,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
         asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
         scale = asked.pop("scale_iterations", None)
+        dropout_scale = asked.pop("scale_dropout_iterations", scale)
+        scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
         protocol_values = protocol(asked)
         chosen = {**protocol_values, **asked}
         chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", TrainingConfig.iterations),

@@ -110,7 +110,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    log(_estimate(graph, len(runs), backend.slots, guess_seconds_per_run, what))
+    log(_estimate(graph, backend.slots, guess_seconds_per_run, what))
     t0, trained, failure = time.perf_counter(), 0, None
     try:
         while graph.remaining:
@@ -145,11 +145,11 @@ def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int,
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
         log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}")
-    log(_estimate(graph, len(runs), slots, guess_seconds_per_run, what))
+    log(_estimate(graph, slots, guess_seconds_per_run, what))
 
 
-def _estimate(graph: RunGraph, total: int, slots: int, guess_seconds_per_run: float, what: str) -> str:
-    todo = graph.remaining
+def _estimate(graph: RunGraph, slots: int, guess_seconds_per_run: float, what: str) -> str:
+    total, todo = len(graph.order), graph.remaining
     lanes = max(1, min(slots, todo))
     return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
             f"estimated {duration(guess_seconds_per_run * todo / lanes)} "

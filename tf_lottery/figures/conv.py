@@ -37,12 +37,13 @@ CONV_PRESETS: dict[str, dict] = {
     # level), iterative pruning to Pm of about 1-4%.
     "paper": {"trials": 5, "rounds": 20, "reinits": 3, "random_sparse": 2, "oneshot": False},
     # REDUCED (see the README): one trial; 3/10 of the paper's iterations (Conv-2 6K,
-    # Conv-4 7.5K, Conv-6 9K; with dropout 18K/22.5K/27K), which keeps the unpruned
-    # Conv-2's minimum validation loss (at 5.2K in an 8K probe) inside the run; per round
+    # Conv-4 7.5K, Conv-6 9K), which keeps the unpruned Conv-2's minimum validation loss
+    # (at 5.2K in an 8K probe) inside the run; with dropout 15/100 of the dropout protocol's
+    # (9K/11.2K/13.5K: its minimum was at 6K in a 12K probe, rising after 8K); per round
     # the rates of four paper rounds (every fourth level of the paper's Pm ladder: Conv-2
     # 100, 41, 17, 7.1%; Conv-4 100, 44, 20, 9.2%); controls at rounds 2 and 3 only, one of each.
-    "fast": {"trials": 1, "scale_iterations": 0.3, "rounds": 3, "control_rounds": (2, 3), "reinits": 1,
-             "random_sparse": 1, "oneshot": False,
+    "fast": {"trials": 1, "scale_iterations": 0.3, "scale_dropout_iterations": 0.15, "rounds": 3,
+             "control_rounds": (2, 3), "reinits": 1, "random_sparse": 1, "oneshot": False,
              "per_model": {m: {"conv_rate": compounded(r, 4), "fc_rate": compounded(0.2, 4),
                                "output_rate": compounded(0.1, 4)}
                            for m, r in (("conv2", 0.1), ("conv4", 0.1), ("conv6", 0.15))}},
@@ -55,8 +56,8 @@ CONV_COST = {
     "paper": "per network 5 trials x (21 tickets + 60 reinits + 40 random sparse) runs of 20-30K iterations: weeks on "
              "2 CPU cores (about 50 min per Conv-2 run, 3 h per Conv-6 run), about 40 GPU-hours for Figure 5",
     "fast": "REDUCED: per network 1 trial x (4 tickets + 2 reinits, + 2 random sparse for Figure 1) runs of "
-            "6-9K iterations; Figure 5 for Conv-2 about 80 min on 2 cores (15 min a run), Conv-4 about 2.3x and "
-            "Conv-6 about 4x that",
+            "6-9K iterations (dropout runs 9-13.5K); Figure 5 for Conv-2 about 80 min on 2 cores (15 min a run), "
+            "Conv-4 about 2.3x and Conv-6 about 4x that; Figure 6 for Conv-2 4 dropout runs, about 90 min",
     "smoke": "tiny runs on 300 examples; about a minute per network",
 }
 

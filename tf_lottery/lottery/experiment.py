@@ -286,7 +286,8 @@ class LotteryExperiment:
         """Retrain a stored run (same seeds) to record its test curve beside its metrics."""
         stored, mask = self.store.metrics(spec.key), self.mask_for(spec)
         result = self.trainer.train(masks.apply(self.start_weights(spec), mask), mask, stored["order_seed"],
-                                    stored["noise_seed"], test_curve=True)
+                                    stored["noise_seed"], test_curve=True,
+                                    progress=scheduling.Heartbeat(f"{spec.key} (test curve)", self.log))
         if not np.array_equal(result.val_loss, np.asarray(stored["curves"]["val_loss"], dtype=float), equal_nan=True):
             # Bit-identical on the CPUs tested here; GPUs need not be deterministic.
             self.log(f"Warning: retraining {spec.key} for its test curve did not reproduce its stored validation "
