@@ -232,3 +232,20 @@ def test_a_run_another_process_stored_meanwhile_is_not_trained_again(small_mnist
     stored = first.execute(spec)
     second.trainer.train = lambda *a, **k: pytest.fail("trained a stored run again")
     assert second.execute(spec) == stored  # planned as missing by `second`, stored by `first` before it ran
+
+
+def test_round_0_is_copied_from_a_store_that_differs_only_in_its_pruning_settings(small_mnist, tmp_path):
+    strategy1 = tiny_config(oneshot=False)
+    strategy2 = dataclasses.replace(strategy1, pruning=PruningConfig(fc_rate=0.5, reset="continue"))
+    other_rate = dataclasses.replace(strategy1, training=dataclasses.replace(strategy1.training, learning_rate=1e-3))
+    spec, logged = RunSpec(0, "iterative", 0), []
+    first = LotteryExperiment(strategy1, small_mnist, RunStore(tmp_path, "lenet", strategy1), log=lambda *_: None)
+    trained = first.execute(spec)
+    second = LotteryExperiment(strategy2, small_mnist, RunStore(tmp_path, "lenet", strategy2), log=logged.append)
+    second.trainer.train = lambda *a, **k: pytest.fail("trained round 0 again")
+    assert second.execute(spec) == {**trained, "copied_from": first.store.dir.name}
+    for name in ("mask", "final"):
+        copied, original = second.store.arrays(spec.key, name), first.store.arrays(spec.key, name)
+        assert all(np.array_equal(copied[k], original[k]) for k in original)
+    assert "copied from" in logged[0]
+    assert RunStore(tmp_path, "lenet", other_rate).differing_only_in(("pruning",)) == []  # other training: not shared

@@ -13,6 +13,8 @@ for), and one folder per run key holding `metrics.json` plus any arrays (`<name>
 - Races: first writer wins. The rename fails if the run is already there, and the loser
   discards its copy; a stored run is never replaced, so readers are never disturbed.
   Parts added later (a test curve) are linked into place the same way.
+- Copies: `adopt` stores another store's run verbatim (checksums verified, `copied_from`
+  added), for runs whose result does not depend on what the two identities differ in.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class RunStore:
         """`config.run_defining()` is the identity every run in this store shares."""
         identity = _canonical({"schema": RUN_SCHEMA, "experiment": experiment, **config.run_defining()})
         self.dir = Path(root) / f"{experiment}-{identity_hash(config.run_defining())}"
+        self.experiment, self.identity = experiment, identity
         self.dir.mkdir(parents=True, exist_ok=True)
         config_file = self.dir / "config.json"
         if not config_file.exists():
@@ -63,6 +66,32 @@ class RunStore:
                                 "It was changed by hand or written by an incompatible version; use another --store "
                                 "or delete that folder.")
         self._report_old_schemas(Path(root), experiment, log)
+
+    @classmethod
+    def existing(cls, folder: Path) -> "RunStore":
+        """A store folder as found on disk, its identity read from its config.json."""
+        store = cls.__new__(cls)
+        store.dir, store.identity = Path(folder), _read_json(Path(folder) / "config.json")
+        store.experiment = store.identity["experiment"]
+        return store
+
+    def differing_only_in(self, sections: tuple[str, ...]) -> list["RunStore"]:
+        """The other stores of this experiment beside this one whose identity differs only
+        in `sections` and whose runs trained on the same data."""
+        def rest(identity: dict) -> dict:
+            return {k: v for k, v in identity.items() if k not in sections}
+
+        found = []
+        for config_file in sorted(self.dir.parent.glob(f"{self.experiment}-*/config.json")):
+            if config_file.parent == self.dir:
+                continue
+            try:
+                other = RunStore.existing(config_file.parent)
+            except (OSError, ValueError, KeyError):
+                continue  # damaged or foreign folders are not ours to judge here
+            if rest(other.identity) == rest(self.identity) and _fingerprint(other) == _fingerprint(self):
+                found.append(other)
+        return found
 
     def check_data(self, dataset) -> None:
         """Record which exact data this store's runs train on (first caller), and refuse
@@ -112,22 +141,51 @@ class RunStore:
 
     def save(self, key: str, metrics: dict, arrays: dict[str, dict[str, np.ndarray]] | None = None) -> bool:
         """Store a finished run; False if another writer stored it first (its copy stays)."""
+        def write(tmp: Path) -> None:
+            files = {}
+            for name, values in (arrays or {}).items():
+                path = tmp / f"{name}.npz"
+                with open(path, "wb") as f:
+                    np.savez(f, **{k.replace("/", "|"): v for k, v in values.items()})
+                    f.flush()
+                    os.fsync(f.fileno())
+                files[path.name] = _sha256(path)
+            record = {**metrics, "files": files, "code_version": code_version()}
+            _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
+
+        return self._commit_run(key, write)
+
+    def adopt(self, key: str, source: "RunStore") -> bool:
+        """Store a copy of `source`'s run `key` as it was trained there (its files, checksums,
+        code version and parts, plus `copied_from`); False if this store has the run already."""
+        def write(tmp: Path) -> None:
+            record = source.metrics(key)
+            for name, expected in record.get("files", {}).items():
+                data = (source._run_dir(key) / name).read_bytes()
+                if hashlib.sha256(data).hexdigest() != expected:
+                    raise StoreCorrupt(f"{source._run_dir(key) / name} is damaged (checksum mismatch). Delete "
+                                       f"{source._run_dir(key)} and run the same command again to retrain it.")
+                _write_synced(tmp / name, data)
+            for part in source._run_dir(key).glob("*.json"):
+                if part.name != _METRICS:
+                    _write_synced(tmp / part.name, part.read_bytes())
+            _write_synced(tmp / _METRICS, json.dumps({**record, "copied_from": source.dir.name}, indent=1).encode())
+
+        return self._commit_run(key, write)
+
+    def _commit_run(self, key: str, write) -> bool:
+        """`write(folder)` a run into a temporary folder, then rename it to its key."""
         final = self._run_dir(key)
         if self.has(key):
             return False
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
-        files = {}
-        for name, values in (arrays or {}).items():
-            path = tmp / f"{name}.npz"
-            with open(path, "wb") as f:
-                np.savez(f, **{k.replace("/", "|"): v for k, v in values.items()})
-                f.flush()
-                os.fsync(f.fileno())
-            files[path.name] = _sha256(path)
-        record = {**metrics, "files": files, "code_version": code_version()}
-        _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
-        _fsync_dir(tmp)
+        try:
+            write(tmp)
+            _fsync_dir(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         try:
             os.rename(tmp, final)  # the commit point
         except OSError as e:
@@ -163,6 +221,10 @@ class RunStore:
 
     def part(self, key: str, name: str) -> dict:
         return _read_json(self._run_dir(key) / f"{name}.json")
+
+
+def _fingerprint(store: RunStore) -> str | None:
+    return (store.data_record() or {}).get("fingerprint")
 
 
 def _sha256(path: Path) -> str:

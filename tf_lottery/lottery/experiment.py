@@ -15,6 +15,8 @@ weights. Branches read them:
 Every run is stored on completion and skipped when already stored, so a study resumes
 where it stopped, and any subset of runs can be requested (dependencies run first). A
 diverged run is stored as such, and so are the runs built on it (without training).
+Round 0 does not depend on the pruning settings: it is copied from a store that differs
+only in them when one has it.
 """
 from __future__ import annotations
 
@@ -225,6 +227,8 @@ class LotteryExperiment:
     # -- execution ----------------------------------------------------------------------
     def execute(self, spec: RunSpec) -> dict:
         """Train one run (its dependencies must be stored) and store it."""
+        if not self.store.has(spec.key) and spec == RunSpec(spec.trial, "iterative", 0):
+            self._adopt_unpruned(spec)
         if self.store.has(spec.key):  # stored meanwhile by another process, or stored without a needed test curve
             return self.store.metrics(spec.key) if is_stored(self.store, spec) else self._add_test_curve(spec)
         parent = self.trained_parent(spec)
@@ -259,6 +263,20 @@ class LotteryExperiment:
         if rewind is not None:
             arrays["rewind"] = result.snapshot
         return self._store(spec, metrics, arrays, _test_curve(result) if spec.test_curve else None)
+
+    def _adopt_unpruned(self, spec: RunSpec) -> None:
+        """Round 0 trains the dense network from theta_0: the pruning settings, part of the
+        store's identity, do not change it. Copy it from a store of the same training, data
+        and seed that has it (another strategy, scope or rate) rather than train it again;
+        not when this study keeps a rewind point, which round 0 must record."""
+        if self._keeps_rewind_point(spec):
+            return
+        for other in self.store.differing_only_in(("pruning",)):
+            if other.has(spec.key):
+                self.store.adopt(spec.key, other)
+                self.log(f"  {spec.key}: copied from {other.dir.name}, the same unpruned network under other "
+                         "pruning settings")
+                return
 
     def _keeps_rewind_point(self, spec: RunSpec) -> bool:
         return (self.cfg.pruning.reset == "rewind" and self.cfg.pruning.rewind_iteration > 0
