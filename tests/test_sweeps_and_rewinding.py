@@ -46,6 +46,18 @@ def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(s
                                   tables.summary_table(alone.store, plan(alone_cfg)).drop(columns=drop))
 
 
+def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_settings():
+    strategy1 = tiny_config(oneshot=False)
+    strategy2 = dataclasses.replace(strategy1, pruning=PruningConfig(reset="continue"))
+    rewinding = dataclasses.replace(strategy1, pruning=PruningConfig(reset="rewind", rewind_iteration=100))
+    other_training = learning_rates(strategy1)[1]
+    runs = {(r.cfg, r.run.key): r for r in sweep([strategy1, strategy2, rewinding, other_training], plan)}
+    round0 = RunSpec(0, "iterative", 0).key
+    assert runs[strategy2, round0].dependencies() == [runs[strategy1, round0]]  # then copied, not trained
+    assert runs[rewinding, round0].dependencies() == []  # must record its rewind point itself
+    assert runs[other_training, round0].dependencies() == []
+
+
 def test_a_sweep_figure_runs_through_the_one_runner(data_dir, tmp_path):
     reports = []
     figure = Figure(name="lr_sweep", description="test sweep", kind=SweepKind,

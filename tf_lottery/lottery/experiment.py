@@ -99,6 +99,11 @@ def plan(cfg: ExperimentConfig) -> list[RunSpec]:
     return specs
 
 
+def records_rewind_point(cfg: ExperimentConfig) -> bool:
+    """Whether round 0 must record the weights later rounds rewind to."""
+    return cfg.pruning.reset == "rewind" and cfg.pruning.rewind_iteration > 0
+
+
 def with_dependencies(specs: list[RunSpec]) -> list[RunSpec]:
     """`specs` plus everything they need, each run after its dependencies."""
     ordered, seen, asked = [], set(), {spec: spec for spec in specs}
@@ -269,7 +274,7 @@ class LotteryExperiment:
         store's identity, do not change it. Copy it from a store of the same training, data
         and seed that has it (another strategy, scope or rate) rather than train it again;
         not when this study keeps a rewind point, which round 0 must record."""
-        if self._keeps_rewind_point(spec):
+        if records_rewind_point(self.cfg):
             return
         for other in self.store.differing_only_in(("pruning",)):
             if other.has(spec.key):
@@ -279,8 +284,7 @@ class LotteryExperiment:
                 return
 
     def _keeps_rewind_point(self, spec: RunSpec) -> bool:
-        return (self.cfg.pruning.reset == "rewind" and self.cfg.pruning.rewind_iteration > 0
-                and spec == RunSpec(spec.trial, "iterative", 0))
+        return records_rewind_point(self.cfg) and spec == RunSpec(spec.trial, "iterative", 0)
 
     def _store(self, spec: RunSpec, metrics: dict, arrays, test_curve=None) -> dict:
         self.store.save(spec.key, metrics, arrays)

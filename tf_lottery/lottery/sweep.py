@@ -10,13 +10,15 @@ study uses, so runs are shared both ways), and `SweepExecutor` builds one
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, describe_run, is_stored, with_dependencies
+from tf_lottery.lottery.experiment import (LotteryExperiment, RunSpec, describe_run, is_stored, records_rewind_point,
+                                          with_dependencies)
 
 
 def store_name(cfg: ExperimentConfig) -> str:
@@ -27,6 +29,8 @@ def store_name(cfg: ExperimentConfig) -> str:
 class SweptRun:
     cfg: ExperimentConfig
     run: RunSpec
+    # Runs of other configurations this one waits for (not part of its identity).
+    after: tuple = field(default=(), compare=False)
 
     @property
     def key(self) -> str:
@@ -37,12 +41,28 @@ class SweptRun:
         return self.run.test_curve
 
     def dependencies(self) -> list["SweptRun"]:
-        return [SweptRun(self.cfg, d) for d in self.run.dependencies()]
+        return [SweptRun(self.cfg, d) for d in self.run.dependencies()] + list(self.after)
 
 
 def sweep(configs, runs_of) -> list[SweptRun]:
-    """Every run `runs_of(cfg)` lists, for every configuration (ordered, with dependencies)."""
-    return [SweptRun(cfg, run) for cfg in configs for run in with_dependencies(runs_of(cfg))]
+    """Every run `runs_of(cfg)` lists, for every configuration (ordered, with dependencies).
+
+    Round 0 does not depend on the pruning settings: a configuration's round 0 waits for
+    the same round 0 of an earlier configuration differing only in them, and is copied
+    from it (`LotteryExperiment`) instead of trained alongside it on another worker."""
+    runs, unpruned = [], {}
+    for cfg in configs:
+        for run in with_dependencies(runs_of(cfg)):
+            swept = SweptRun(cfg, run)
+            if run == RunSpec(run.trial, "iterative", 0) and not records_rewind_point(cfg):
+                first = unpruned.setdefault((_without_pruning(cfg), run.trial), swept)
+                swept = swept if first.cfg == cfg else SweptRun(cfg, run, after=(first,))
+            runs.append(swept)
+    return runs
+
+
+def _without_pruning(cfg: ExperimentConfig) -> str:
+    return json.dumps({k: v for k, v in cfg.run_defining().items() if k != "pruning"}, sort_keys=True, default=list)
 
 
 class SweepStore:
