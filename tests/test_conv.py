@@ -83,7 +83,7 @@ def test_strategy2_tickets_restart_from_theta0_with_the_continued_trunks_mask(ci
     experiment = LotteryExperiment(cfg, cifar, RunStore(tmp_path, "conv2", cfg), log=lambda *_: None)
     trunk, reset = RunSpec(0, "iterative", 1), RunSpec(0, "iterative", 1, "reset")
     experiment.run([reset])
-    trained = experiment.store.arrays(RunSpec(0, "iterative", 0).key, "final")
+    trained = experiment.store.arrays(RunSpec.unpruned(0).key, "final")
     mask = experiment.store.arrays(trunk.key, "mask")
     np.testing.assert_array_equal(experiment.start_weights(trunk)["fc1/kernel"], trained["fc1/kernel"])
     np.testing.assert_array_equal(experiment.start_weights(reset)["fc1/kernel"], experiment.theta0(0)["fc1/kernel"])

@@ -228,7 +228,7 @@ def test_a_run_another_process_stored_meanwhile_is_not_trained_again(small_mnist
     cfg = tiny_config(oneshot=False)
     first = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
     second = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
-    spec = RunSpec(0, "iterative", 0)
+    spec = RunSpec.unpruned(0)
     stored = first.execute(spec)
     second.trainer.train = lambda *a, **k: pytest.fail("trained a stored run again")
     assert second.execute(spec) == stored  # planned as missing by `second`, stored by `first` before it ran
@@ -238,7 +238,7 @@ def test_round_0_is_copied_from_a_store_that_differs_only_in_its_pruning_setting
     strategy1 = tiny_config(oneshot=False)
     strategy2 = dataclasses.replace(strategy1, pruning=PruningConfig(fc_rate=0.5, reset="continue"))
     other_rate = dataclasses.replace(strategy1, training=dataclasses.replace(strategy1.training, learning_rate=1e-3))
-    spec, logged = RunSpec(0, "iterative", 0), []
+    spec, logged = RunSpec.unpruned(0), []
     first = LotteryExperiment(strategy1, small_mnist, RunStore(tmp_path, "lenet", strategy1), log=lambda *_: None)
     trained = first.execute(spec)
     second = LotteryExperiment(strategy2, small_mnist, RunStore(tmp_path, "lenet", strategy2), log=logged.append)

@@ -12,17 +12,17 @@ from conftest import tiny_config
 def test_the_longest_waiting_chain_comes_first():
     specs = plan(tiny_config(trials=2))
     graph = RunGraph(specs, stored=lambda key: False)
-    assert graph.ready() == [RunSpec(0, "iterative", 0), RunSpec(1, "iterative", 0)]
-    graph.start(RunSpec(0, "iterative", 0))
-    graph.finish(RunSpec(0, "iterative", 0))
+    assert graph.ready() == [RunSpec.unpruned(0), RunSpec.unpruned(1)]
+    graph.start(RunSpec.unpruned(0))
+    graph.finish(RunSpec.unpruned(0))
     ready = graph.ready()
-    assert ready[:2] == [RunSpec(1, "iterative", 0), RunSpec(0, "iterative", 1)]  # chains of 4 and 3 runs
+    assert ready[:2] == [RunSpec.unpruned(1), RunSpec(0, "iterative", 1)]  # chains of 4 and 3 runs
     assert ready[2:] == [RunSpec(0, "oneshot", 2)]  # its reinit waits for it
 
 
 def test_stored_runs_are_skipped_and_their_dependents_ready():
     specs = plan(tiny_config())
-    graph = RunGraph(specs, stored=lambda run: run.key == RunSpec(0, "iterative", 0).key)
+    graph = RunGraph(specs, stored=lambda run: run.key == RunSpec.unpruned(0).key)
     assert graph.remaining == len(specs) - 1
     assert RunSpec(0, "iterative", 1) in graph.ready()
 

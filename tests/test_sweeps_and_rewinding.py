@@ -52,7 +52,7 @@ def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_setti
     rewinding = dataclasses.replace(strategy1, pruning=PruningConfig(reset="rewind", rewind_iteration=100))
     other_training = learning_rates(strategy1)[1]
     runs = {(r.cfg, r.run.key): r for r in sweep([strategy1, strategy2, rewinding, other_training], plan)}
-    round0 = RunSpec(0, "iterative", 0).key
+    round0 = RunSpec.unpruned(0).key
     assert runs[strategy2, round0].dependencies() == [runs[strategy1, round0]]  # then copied, not trained
     assert runs[rewinding, round0].dependencies() == []  # must record its rewind point itself
     assert runs[other_training, round0].dependencies() == []
@@ -84,7 +84,7 @@ def test_later_rewinding_restarts_from_round_0_at_the_rewind_iteration(small_mni
 
     experiment.trainer.train = recording
     experiment.run([RunSpec(0, "iterative", 1)])
-    round0 = RunSpec(0, "iterative", 0).key
+    round0 = RunSpec.unpruned(0).key
     rewound = experiment.store.arrays(round0, "rewind")
     assert not np.array_equal(rewound["fc1/kernel"], experiment.theta0(0)["fc1/kernel"])
     assert not np.array_equal(rewound["fc1/kernel"], experiment.store.arrays(round0, "final")["fc1/kernel"])

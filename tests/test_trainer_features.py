@@ -163,7 +163,7 @@ def test_strategy_2_continues_from_the_trained_weights(small_mnist, tmp_path):
 
     experiment.trainer.train = recording
     experiment.run([RunSpec(0, "iterative", 1)])
-    trained = experiment.store.arrays(RunSpec(0, "iterative", 0).key, "final")
+    trained = experiment.store.arrays(RunSpec.unpruned(0).key, "final")
     mask = experiment.store.arrays(RunSpec(0, "iterative", 1).key, "mask")
     for name, w in masks.apply(trained, mask).items():
         np.testing.assert_array_equal(starts[1][name], w)

@@ -62,6 +62,15 @@ class RunSpec:
         leaf = "ticket" if self.control == "ticket" else f"{self.control}{self.reinit}"
         return f"trial{self.trial}/{self.strategy}/round{self.round:02d}/{leaf}"
 
+    @classmethod
+    def unpruned(cls, trial: int) -> "RunSpec":
+        """Round 0: the dense network trained from theta_0, where every other run of the trial starts."""
+        return cls(trial, "iterative", 0)
+
+    @property
+    def is_unpruned(self) -> bool:
+        return self == RunSpec.unpruned(self.trial)
+
     @property
     def ticket(self) -> "RunSpec":
         """The winning ticket a control is compared with (itself for a ticket)."""
@@ -71,7 +80,7 @@ class RunSpec:
         if self.control != "ticket":
             return [RunSpec(self.trial, self.strategy, self.round)]
         if self.strategy == "oneshot":
-            return [RunSpec(self.trial, "iterative", 0)]
+            return [RunSpec.unpruned(self.trial)]
         return [RunSpec(self.trial, "iterative", self.round - 1)] if self.round > 0 else []
 
 
@@ -87,7 +96,7 @@ def plan(cfg: ExperimentConfig) -> list[RunSpec]:
                 + [RunSpec(spec.trial, spec.strategy, spec.round, "random", i) for i in range(study.random_sparse)])
 
     for trial in range(study.trials):
-        specs.append(RunSpec(trial, "iterative", 0))
+        specs.append(RunSpec.unpruned(trial))
         if study.oneshot:
             for k in levels:
                 specs += with_reinits(RunSpec(trial, "oneshot", k))
@@ -189,7 +198,7 @@ class LotteryExperiment:
             previous = RunSpec(spec.trial, "iterative", spec.round - 1)
             return self.plan.prune(self.store.arrays(previous.key, "final"), self.mask_for(previous),
                                    self.prune_seed(spec.trial, "iterative", spec.round))
-        trained = self.store.arrays(RunSpec(spec.trial, "iterative", 0).key, "final")
+        trained = self.store.arrays(RunSpec.unpruned(spec.trial).key, "final")
         return self.prune_oneshot(trained, spec.round, self.prune_seed(spec.trial, "oneshot", spec.round))
 
     def prune_oneshot(self, weights, rounds: int, seed: int = 0) -> masks.Mask:
@@ -212,7 +221,7 @@ class LotteryExperiment:
         parent = self.trained_parent(spec)
         if parent is None:
             return self.theta0(spec.trial)
-        round0 = RunSpec(spec.trial, "iterative", 0).key
+        round0 = RunSpec.unpruned(spec.trial).key
         return self.reset_to(RestartPoints(
             theta0=lambda: self.theta0(spec.trial),
             trained=lambda: self.store.arrays(parent.key, "final"),
@@ -226,13 +235,13 @@ class LotteryExperiment:
         if spec.control != "ticket":
             return self.trained_parent(spec.ticket)
         if spec.strategy == "oneshot":
-            return RunSpec(spec.trial, "iterative", 0)
+            return RunSpec.unpruned(spec.trial)
         return RunSpec(spec.trial, "iterative", spec.round - 1) if spec.round > 0 else None
 
     # -- execution ----------------------------------------------------------------------
     def execute(self, spec: RunSpec) -> dict:
         """Train one run (its dependencies must be stored) and store it."""
-        if not self.store.has(spec.key) and spec == RunSpec(spec.trial, "iterative", 0):
+        if not self.store.has(spec.key) and spec.is_unpruned:
             self._adopt_unpruned(spec)
         if self.store.has(spec.key):  # stored meanwhile by another process, or stored without a needed test curve
             return self.store.metrics(spec.key) if is_stored(self.store, spec) else self._add_test_curve(spec)
@@ -284,7 +293,7 @@ class LotteryExperiment:
                 return
 
     def _keeps_rewind_point(self, spec: RunSpec) -> bool:
-        return records_rewind_point(self.cfg) and spec == RunSpec(spec.trial, "iterative", 0)
+        return records_rewind_point(self.cfg) and spec.is_unpruned
 
     def _store(self, spec: RunSpec, metrics: dict, arrays, test_curve=None) -> dict:
         self.store.save(spec.key, metrics, arrays)

@@ -54,7 +54,7 @@ def sweep(configs, runs_of) -> list[SweptRun]:
     for cfg in configs:
         for run in with_dependencies(runs_of(cfg)):
             swept = SweptRun(cfg, run)
-            if run == RunSpec(run.trial, "iterative", 0) and not records_rewind_point(cfg):
+            if run.is_unpruned and not records_rewind_point(cfg):
                 first = unpruned.setdefault((_without_pruning(cfg), run.trial), swept)
                 swept = swept if first.cfg == cfg else SweptRun(cfg, run, after=(first,))
             runs.append(swept)
