@@ -41,7 +41,8 @@ def timed_batch(cfg, data_dir, root: Path, workers: int, threads: int, ray: bool
     t0 = time.perf_counter()
     backend = RayWorkers(factory, workers, threads, store) if ray else contextlib.nullcontext(InProcess(factory()))
     with backend as b:
-        stats = run_graph(specs, lambda run: store.has(run.key), b, describe_run, print, LotteryExperiment.guess_seconds_per_run(cfg))
+        guess = LotteryExperiment.guess_seconds_per_run(cfg)
+        stats = run_graph(specs, lambda run: store.has(run.key), b, describe_run, print, lambda run: guess)
     seconds = time.perf_counter() - t0
     assert stats["trained"] == len(specs)
     return seconds, tables.summary_table(store, specs).drop(columns="seconds")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import pytest
 
 from tf_lottery.lottery.experiment import RunSpec, plan
-from tf_lottery.execution.scheduling import Heartbeat, RunFailed, RunGraph, run_graph
+from tf_lottery.execution.scheduling import Heartbeat, RunFailed, RunGraph, list_plan, run_graph
 
 from conftest import tiny_config
 
@@ -68,7 +68,7 @@ def jobs():
 
 def test_every_run_starts_after_its_dependencies_and_slots_are_respected():
     workers = FakeWorkers(slots=2)
-    stats = run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, 1.0)
+    stats = run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, lambda run: 1.0)
     assert stats == {"runs": 5, "trained": 5, "reused": 0}
     ended = []
     for event, key in workers.log:
@@ -82,10 +82,22 @@ def test_every_run_starts_after_its_dependencies_and_slots_are_respected():
 def test_a_failed_run_stops_new_runs_but_lets_running_ones_finish():
     workers = FakeWorkers(slots=2, fail="a")
     with pytest.raises(FloatingPointError):
-        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, 1.0)
+        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, lambda run: 1.0)
     starts = [k for event, k in workers.log if event == "start"]
     assert starts == ["a", "e"]  # e was running alongside and finished; nothing started after the failure
     assert ("end", "e") in workers.log
+
+
+def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():
+    # "a" and "e" are stored and took half their guessed time; "d" is guessed twice as long.
+    guess = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 200.0, "e": 100.0}
+    lines = []
+    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, lambda run: guess[run.key],
+              seconds_of=lambda run: guess[run.key] / 2)
+    assert lines[-1] == ("5 runs in this study: 2 already stored, 3 to train on 1 worker(s); estimated 3 min 20 s "
+                         "(scaled by the measured times of 2 stored run(s), 0.5x the first guess).")
+    list_plan(jobs(), lambda run: False, 2, lines.append, lambda run: guess[run.key])
+    assert lines[-1].endswith("estimated 5 min 00 s (a first guess for a 2-core CPU, until runs are timed).")
 
 
 def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_end():

@@ -33,7 +33,7 @@ def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(s
     executor = SweepExecutor(None, tmp_path)
     executor.datasets[configs[0].data] = small_mnist  # as if loaded; one copy serves both configurations
     stats = run_graph(runs, functools.partial(swept_is_stored, store), InProcess(executor), describe_swept,
-                      lambda *_: None, 1.0)
+                      lambda *_: None, lambda run: 1.0)
     assert stats["trained"] == len(runs) == 2 * len(plan(configs[0]))
     assert len(executor.experiments) == 2 and len(executor.datasets) == 1
     # Each configuration's runs are exactly what a study of it alone stores.

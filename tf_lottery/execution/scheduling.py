@@ -55,7 +55,11 @@ class RunGraph:
 
     @property
     def remaining(self) -> int:
-        return sum(r not in self.done for r in self.todo)
+        return len(self.left())
+
+    def left(self) -> list:
+        """Runs to train that are not stored yet (running ones included)."""
+        return [r for r in self.todo if r not in self.done]
 
 
 def _topological(runs, deps) -> list:
@@ -102,16 +106,20 @@ class InProcess:
 
 def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Backend,
               describe: Callable[[object, dict], str], log: Callable[[str], None],
-              guess_seconds_per_run: float, what: str = "runs", dependencies: Callable | None = None) -> dict:
+              guess_seconds: Callable[[object], float], what: str = "runs", dependencies: Callable | None = None,
+              seconds_of: Callable[[object], float | None] | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
 
-    Logs progress with an ETA from the measured throughput. If a run raises, no new run
-    starts; runs already in progress finish and are stored, then the error propagates.
+    `guess_seconds(run)` is a first guess of a run's time, `seconds_of(run)` a stored run's
+    measured time: the estimate scales the guesses by what stored runs took, and the ETA
+    by what this session's runs took (so runs of different lengths are weighed right).
+    If a run raises, no new run starts; runs already in progress finish and are stored,
+    then the error propagates.
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    log(_estimate(graph, backend.slots, guess_seconds_per_run, what))
-    t0, trained, failure = time.perf_counter(), 0, None
+    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, what))
+    t0, trained, guessed_done, failure = time.perf_counter(), 0, 0.0, None
     try:
         while graph.remaining:
             if failure is None:
@@ -127,8 +135,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
                 failure = failure or e
                 continue
             graph.finish(run)
-            trained += 1
-            eta = (time.perf_counter() - t0) / trained * graph.remaining
+            trained, guessed_done = trained + 1, guessed_done + guess_seconds(run)
+            eta = (time.perf_counter() - t0) / guessed_done * sum(map(guess_seconds, graph.left()))
             log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s; ETA {duration(eta)})")
     except KeyboardInterrupt:
         log(f"Interrupted; {trained} run(s) stored this time. Run the same command again to resume.")
@@ -140,20 +148,29 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
 
 
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
-              guess_seconds_per_run: float, what: str = "runs", dependencies: Callable | None = None) -> None:
+              guess_seconds: Callable[[object], float], what: str = "runs", dependencies: Callable | None = None,
+              seconds_of: Callable[[object], float | None] | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
         log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}")
-    log(_estimate(graph, slots, guess_seconds_per_run, what))
+    log(_estimate(graph, slots, guess_seconds, seconds_of, what))
 
 
-def _estimate(graph: RunGraph, slots: int, guess_seconds_per_run: float, what: str) -> str:
+def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], float],
+              seconds_of: Callable[[object], float | None] | None, what: str) -> str:
     total, todo = len(graph.order), graph.remaining
     lanes = max(1, min(slots, todo))
+    guessed = sum(map(guess_seconds, graph.left()))
+    timed = [(seconds, guess_seconds(run)) for run in graph.done
+             if seconds_of is not None and (seconds := seconds_of(run))]
+    if timed:  # the stored runs say how fast the machine that trained them was
+        scale = sum(s for s, _ in timed) / sum(g for _, g in timed)
+        basis = f"scaled by the measured times of {len(timed)} stored run(s), {scale:.2g}x the first guess"
+    else:
+        scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
     return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
-            f"estimated {duration(guess_seconds_per_run * todo / lanes)} "
-            f"(assuming {guess_seconds_per_run:.3g} s per run until runs are timed here).")
+            f"estimated {duration(scale * guessed / lanes)} ({basis}).")
 
 
 class RunFailed(Exception):

@@ -3,12 +3,14 @@ of several such configurations on one pool of workers, and v1's stacked XOR stag
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from tf_lottery import cli
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, is_stored, with_dependencies
+from tf_lottery.lottery.experiment import (LotteryExperiment, describe_run, is_stored, measured_seconds,
+                                           with_dependencies)
 from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, swept_is_stored
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
 from tf_lottery.models.registry import prunable_sizes
@@ -39,8 +41,9 @@ class LotteryKind:
         return RunStore(root, cfg.training.model, cfg)
 
     @staticmethod
-    def graph_options(cfg):
-        return {"guess_seconds_per_run": LotteryExperiment.guess_seconds_per_run(cfg)}
+    def graph_options(cfg, store):
+        guess = LotteryExperiment.guess_seconds_per_run(cfg)
+        return {"guess_seconds": lambda run: guess, "seconds_of": functools.partial(measured_seconds, store)}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
@@ -85,10 +88,9 @@ class SweepKind(LotteryKind):
         return runs  # `sweep()` lists every run after its dependencies
 
     @staticmethod
-    def graph_options(cfg):
-        configs = cfg if isinstance(cfg, list) else [cfg]
-        guesses = [LotteryExperiment.guess_seconds_per_run(c) for c in configs]
-        return {"guess_seconds_per_run": sum(guesses) / len(guesses)}
+    def graph_options(cfg, store):
+        return {"guess_seconds": lambda swept: LotteryExperiment.guess_seconds_per_run(swept.cfg),
+                "seconds_of": functools.partial(measured_seconds, store)}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
@@ -127,8 +129,8 @@ class XorKind:
         return store.has(stage.key)
 
     @staticmethod
-    def graph_options(cfg):
-        return {"guess_seconds_per_run": 2.0, "what": f"XOR stages of {cfg.trials} networks",
+    def graph_options(cfg, store):
+        return {"guess_seconds": lambda stage: 2.0, "what": f"XOR stages of {cfg.trials} networks",
                 "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}
 
     @staticmethod

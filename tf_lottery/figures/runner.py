@@ -148,12 +148,12 @@ def _run_figure(figure: Figure, options, cfg) -> None:
                                    for r in figure.select(cfg)])
     store = kind.open_store(options.store, cfg, runs)
     if options.plan:
-        list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **kind.graph_options(cfg))
+        list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **kind.graph_options(cfg, store))
         return
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
                                 getattr(options, "xla", "auto"))
     stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe,
-                               **kind.graph_options(cfg))
+                               **kind.graph_options(cfg, store))
     out.mkdir(parents=True, exist_ok=True)
     extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
     provenance.write_run_json(

@@ -20,6 +20,7 @@ only in them when one has it.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -329,7 +330,8 @@ class LotteryExperiment:
     def run(self, specs: list[RunSpec]) -> dict:
         """Train, in this process, every run in `specs` (plus dependencies) not stored yet."""
         return scheduling.run_graph(with_dependencies(specs), self.is_stored, scheduling.InProcess(self),
-                                    describe_run, self.log, self.guess_seconds_per_run(self.cfg))
+                                    describe_run, self.log, lambda spec: self.guess_seconds_per_run(self.cfg),
+                                    seconds_of=functools.partial(measured_seconds, self.store))
 
     def is_stored(self, spec: RunSpec) -> bool:
         return is_stored(self.store, spec)
@@ -338,6 +340,12 @@ class LotteryExperiment:
     def guess_seconds_per_run(cfg: ExperimentConfig) -> float:
         """The first time estimate, before a run has been timed on this machine."""
         return cfg.training.iterations / model_spec(cfg.training.model).cpu_steps_per_second
+
+
+def measured_seconds(store, run) -> float | None:
+    """How long a stored run took to train (None if it diverged and stopped early)."""
+    metrics = store.metrics(run.key)
+    return None if metrics.get("diverged") else metrics.get("seconds")
 
 
 def is_stored(store: RunStore, spec: RunSpec) -> bool:
