@@ -23,6 +23,7 @@ def study(small_mnist, tmp_path_factory):
     cfg = tiny_config()
     store = RunStore(tmp_path_factory.mktemp("store"), "lenet", cfg)
     experiment = LotteryExperiment(cfg, small_mnist, store, log=lambda *_: None)
+    experiment.checkpoint_every = 0.0  # a checkpoint after every evaluation
     starts, running = {}, []
     train, execute = experiment.trainer.train, experiment.execute
 
@@ -48,6 +49,13 @@ def test_plan_orders_dependencies_first():
         "trial0/iterative/round01/ticket",
         "trial0/iterative/round02/ticket", "trial0/iterative/round02/reinit0",
     ]
+
+
+def test_runs_save_checkpoints_while_training_and_drop_them_when_stored(study):
+    experiment, specs, _ = study
+    checkpoints = experiment.store.dir / ".checkpoints"
+    assert checkpoints.is_dir() and not any(checkpoints.iterdir())
+    assert all(experiment.store.metrics(spec.key)["resumed_at"] == 0 for spec in specs)
 
 
 def test_every_run_starts_from_its_init_times_its_mask(study):

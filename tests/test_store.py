@@ -1,4 +1,4 @@
-"""The run store: identity checks, first writer wins, commit point, verified loads."""
+"""The run store: identity checks, first writer wins, commit point, verified loads, checkpoints."""
 import json
 import multiprocessing
 import os
@@ -98,3 +98,20 @@ def test_parts_are_added_once(tmp_path):
     assert store.save_part(KEY, "test_curve", {"test_acc": [0.5]})
     assert not store.save_part(KEY, "test_curve", {"test_acc": [0.9]})
     assert store.part(KEY, "test_curve") == {"test_acc": [0.5]}
+
+
+def test_a_checkpoint_is_replaced_whole_ignored_when_damaged_and_dropped_when_the_run_is_stored(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    assert store.checkpoint(KEY) is None
+    store.save_checkpoint(KEY, {"snapshot/fc1/kernel": np.zeros(3)}, {"step": 100})
+    store.save_checkpoint(KEY, {"snapshot/fc1/kernel": np.ones(3)}, {"step": 200})
+    saved, meta = store.checkpoint(KEY)
+    assert meta == {"step": 200} and list(saved) == ["snapshot/fc1/kernel"] and saved["snapshot/fc1/kernel"][0] == 1
+    assert [p.name for p in (store.dir / ".checkpoints").iterdir()] == [KEY.replace("/", "__") + ".npz"]
+    assert store.keys() == []  # not a stored run
+    path = store.dir / ".checkpoints" / f"{KEY.replace('/', '__')}.npz"
+    path.write_bytes(path.read_bytes()[:40])  # as if the disk lost its end
+    assert store.checkpoint(KEY) is None
+    store.save_checkpoint(KEY, {}, {"step": 300})
+    store.save(KEY, {"a": 1})
+    assert store.checkpoint(KEY) is None and not path.exists()

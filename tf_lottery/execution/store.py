@@ -15,6 +15,9 @@ for), and one folder per run key holding `metrics.json` plus any arrays (`<name>
   Parts added later (a test curve) are linked into place the same way.
 - Copies: `adopt` stores another store's run verbatim (checksums verified, `copied_from`
   added), for runs whose result does not depend on what the two identities differ in.
+- Checkpoints: a run in training keeps its progress in `.checkpoints/` (one file per run,
+  replaced whole); storing the run removes it. A damaged one is ignored: it only costs the
+  progress it held.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import json
 import os
 import shutil
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +144,8 @@ class RunStore:
         return sorted(str(p.parent.relative_to(self.dir)) for p in self.dir.rglob(_METRICS))
 
     def save(self, key: str, metrics: dict, arrays: dict[str, dict[str, np.ndarray]] | None = None) -> bool:
-        """Store a finished run; False if another writer stored it first (its copy stays)."""
+        """Store a finished run; False if another writer stored it first (its copy stays).
+        Either way the run's checkpoint is no longer needed."""
         def write(tmp: Path) -> None:
             files = {}
             for name, values in (arrays or {}).items():
@@ -153,7 +158,9 @@ class RunStore:
             record = {**metrics, "files": files, "code_version": code_version()}
             _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
 
-        return self._commit_run(key, write)
+        stored = self._commit_run(key, write)
+        self._checkpoint_path(key).unlink(missing_ok=True)
+        return stored
 
     def adopt(self, key: str, source: "RunStore") -> bool:
         """Store a copy of `source`'s run `key` as it was trained there (its files, checksums,
@@ -209,6 +216,35 @@ class RunStore:
                                "same command again to retrain it.")
         with np.load(path) as data:
             return {k.replace("|", "/"): data[k] for k in data.files}
+
+    # -- a run in training ------------------------------------------------------------------
+    def _checkpoint_path(self, key: str) -> Path:
+        return self.dir / ".checkpoints" / f"{key.replace('/', '__')}.npz"
+
+    def save_checkpoint(self, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Replace run `key`'s checkpoint: the old file stays until the new one is whole."""
+        path = self._checkpoint_path(key)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **{k.replace("/", "|"): v for k, v in arrays.items()}, _meta=meta_bytes)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+
+    def checkpoint(self, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
+        """Run `key`'s saved progress (arrays, meta), or None if there is none readable."""
+        try:
+            with np.load(self._checkpoint_path(key)) as data:
+                meta = json.loads(data["_meta"].tobytes())
+                return {k.replace("|", "/"): data[k] for k in data.files if k != "_meta"}, meta
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
 
     # -- parts added to a stored run later (first writer wins) -------------------------------
     def has_part(self, key: str, name: str) -> bool:

@@ -35,6 +35,7 @@ from tf_lottery.models.registry import build_model, initial_weights, model_spec
 from tf_lottery.pruning import masks, rules
 from tf_lottery.pruning.strategies import RESETS, PruningPlan, RestartPoints
 from tf_lottery.seeds import derive_seed
+from tf_lottery.training.checkpoint import Checkpoint
 from tf_lottery.training.trainer import Trainer
 
 STRATEGIES = ("iterative", "oneshot")
@@ -133,6 +134,8 @@ def with_dependencies(specs: list[RunSpec]) -> list[RunSpec]:
 
 class LotteryExperiment:
     """Builds the model and trainer once (under `strategy`) and executes runs into `store`."""
+
+    checkpoint_every = 600.0  # seconds between a training run's checkpoints
 
     def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=None,
                  xla: str = "auto"):
@@ -252,9 +255,12 @@ class LotteryExperiment:
         seeds = self.seeds(spec)
         mask, start = self.mask_for(spec), self.start_weights(spec)
         rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
+        checkpoint = Checkpoint(functools.partial(self.store.checkpoint, spec.key),
+                                functools.partial(self.store.save_checkpoint, spec.key), self.checkpoint_every,
+                                lambda step: self.log(f"  {spec.key}: resumed from its checkpoint at iteration {step:,}"))
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
                                     test_curve=spec.test_curve, snapshot_at=rewind,
-                                    progress=scheduling.Heartbeat(spec.key, self.log))
+                                    progress=scheduling.Heartbeat(spec.key, self.log), checkpoint=checkpoint)
         metrics = {
             **self._identity(spec),
             "pm": 100.0 * masks.density(mask),
@@ -268,6 +274,7 @@ class LotteryExperiment:
             "test_acc_end": result.test_acc_end,
             "train_acc_end": result.train_acc_end,
             "seconds": result.seconds,
+            "resumed_at": result.resumed_at,
             "xla": self.trainer.jit,
             "curves": {"iteration": result.iterations.tolist(), "val_loss": result.val_loss.tolist(),
                        "val_acc": result.val_acc.tolist()},

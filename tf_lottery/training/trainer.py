@@ -21,10 +21,12 @@ pathologically slow, so conv nets train as plain `tf.function`s using oneDNN the
 Every random draw of a run comes from the run's seeds: batch order from `order_seed`,
 dropout (run-seeded generators) and augmentation (stateless, keyed by the step) from
 `noise_seed`. A diverged run (non-finite validation loss) stops and is returned marked as
-such, since in learning-rate sweeps divergence is a result.
+such, since in learning-rate sweeps divergence is a result. Given a `Checkpoint`, a run
+saves its progress as it trains and resumes from it (see `checkpoint.py`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass
@@ -37,9 +39,10 @@ import tf_keras
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data.datasets import Dataset
 from tf_lottery.models import keras_masks
-from tf_lottery.models.layers import reset_random_state
+from tf_lottery.models.layers import RunSeededDropout, reset_random_state
 from tf_lottery.pruning import masks
 from tf_lottery.training.augment import pad_crop_flip
+from tf_lottery.training.checkpoint import Checkpoint, run_digest
 from tf_lottery.training.schedules import optimizer_for
 
 
@@ -59,6 +62,7 @@ class RunResult:
     seconds: float
     diverged: bool = False
     snapshot: dict | None = None  # the weights at `snapshot_at`, if asked for
+    resumed_at: int = 0  # the iteration a checkpoint resumed it from (0: trained in one go)
 
 
 def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: int) -> np.ndarray:
@@ -131,6 +135,9 @@ class Trainer:
                                      jit_compile=self.jit)
         self._save_best = tf.function(lambda: [b.assign(v) for b, v in zip(self._best, self.model.weights)])
         self._load_best = tf.function(lambda: [v.assign(b) for b, v in zip(self._best, self.model.weights)])
+        # Everything the rest of a run reads besides the data (a checkpoint's contents).
+        generators = [layer.generator.state for layer in model.submodules if isinstance(layer, RunSeededDropout)]
+        self._run_state = [*model.weights, *self.optimizer.variables, *self._best, *generators]
 
     # -- compiled pieces -------------------------------------------------------------
     def _step_fn(self, batch):
@@ -214,14 +221,16 @@ class Trainer:
 
     def train(self, start_weights: dict, mask: dict, order_seed: int, noise_seed: int = 0,
               test_curve: bool = True, snapshot_at: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> RunResult:
+              progress: Callable[[int, int], None] | None = None, checkpoint: Checkpoint | None = None) -> RunResult:
         """Train from `start_weights` (already masked) for cfg.iterations steps.
 
         Validation is evaluated every `eval_every` iterations (early stopping needs it);
         the test set too if `test_curve`, else only at the end and, from the weights saved
         at the minimum validation loss, at the early-stop iteration: the same numbers.
         `snapshot_at` (a multiple of steps_per_call) also returns the weights at that step.
-        `progress(step, iterations)` is called after each evaluation.
+        `progress(step, iterations)` is called after each evaluation. With `checkpoint`, the
+        run starts from its saved progress if there is any for these inputs, and saves its
+        progress after an evaluation when `checkpoint.every_seconds` have passed.
         """
         if snapshot_at is not None and (snapshot_at % self.cfg.steps_per_call or snapshot_at > self.cfg.iterations):
             raise ValueError(f"snapshot_at ({snapshot_at}) must be a multiple of steps_per_call within the run.")
@@ -229,9 +238,19 @@ class Trainer:
         self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
         curves = np.full((len(points), 4), np.nan)
-        best, best_row, step = np.inf, 0, 0
+        best, best_row, step, earlier_seconds = np.inf, 0, 0, 0.0
         snapshot = keras_masks.get_weights(self.model) if snapshot_at == 0 else None
+        digest = run_digest(start_weights, mask, training=dataclasses.asdict(cfg), order_seed=order_seed,
+                            noise_seed=noise_seed, test_curve=test_curve, snapshot_at=snapshot_at) if checkpoint else None
+        saved = checkpoint.load() if checkpoint else None
+        if saved is not None and saved[1].get("digest") == digest:
+            curves, snapshot, meta = self._restore(*saved)
+            best, best_row, step, earlier_seconds = meta["best"], meta["best_row"], meta["step"], meta["seconds"]
+            checkpoint.resumed(step)
+        resumed_at, last_save = step, time.perf_counter()
         for row, point in enumerate(points):
+            if point <= step:
+                continue  # trained before the checkpoint
             while step < point:
                 self._train_chunk(batch_indices(self.n_train, cfg.batch_size, order_seed, step, cfg.steps_per_call))
                 step += cfg.steps_per_call
@@ -247,11 +266,17 @@ class Trainer:
                 self._save_best()
             if progress is not None:
                 progress(step, cfg.iterations)
+            if checkpoint and step < cfg.iterations and time.perf_counter() - last_save >= checkpoint.every_seconds:
+                seconds = earlier_seconds + time.perf_counter() - t0
+                checkpoint.save(*self._progress(curves, snapshot, digest=digest, step=step, best=float(best),
+                                                best_row=best_row, seconds=seconds))
+                last_save = time.perf_counter()
         final = keras_masks.get_weights(self.model)
+        seconds = earlier_seconds + time.perf_counter() - t0
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
             return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
                              curves[:, 3] if test_curve else None, None, *[float("nan")] * 4, final,
-                             time.perf_counter() - t0, diverged=True, snapshot=snapshot)
+                             seconds, diverged=True, snapshot=snapshot, resumed_at=resumed_at)
         test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
@@ -269,6 +294,18 @@ class Trainer:
             test_acc_end=float(test_end),
             train_acc_end=train_acc_end,
             final_weights=final,
-            seconds=time.perf_counter() - t0,
+            seconds=seconds,
             snapshot=snapshot,
+            resumed_at=resumed_at,
         )
+
+    def _progress(self, curves, snapshot, **meta) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {f"state{i}": v.numpy() for i, v in enumerate(self._run_state)}
+        arrays.update({f"snapshot/{k}": v for k, v in (snapshot or {}).items()}, curves=curves)
+        return arrays, {**meta, "snapshot": snapshot is not None}
+
+    def _restore(self, arrays, meta):
+        for i, v in enumerate(self._run_state):
+            v.assign(arrays[f"state{i}"])
+        snapshot = {k.split("/", 1)[1]: a for k, a in arrays.items() if k.startswith("snapshot/")}
+        return arrays["curves"], snapshot if meta["snapshot"] else None, meta
