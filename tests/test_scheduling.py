@@ -108,3 +108,13 @@ def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_e
         beat(step, 600)
     assert lines == ["  trial0/iterative/round01/ticket: iteration 200/600 after 2 min 30 s, about 5 min 00 s left",
                      "  trial0/iterative/round01/ticket: iteration 400/600 after 4 min 40 s, about 2 min 20 s left"]
+
+
+def test_a_resumed_runs_heartbeat_times_only_the_steps_since_the_checkpoint():
+    now, lines = [1000.0], []
+    beat = Heartbeat("run", lines.append, interval=120, clock=lambda: now[0])
+    beat.resumed(400)
+    now[0] = 1150.0
+    beat(500, 600)  # 100 steps in 150 s: 100 more take 150 s
+    assert lines == ["  run: resumed from its checkpoint at iteration 400",
+                     "  run: iteration 500/600 after 2 min 30 s, about 2 min 30 s left"]

@@ -190,6 +190,12 @@ class Heartbeat:
                  clock: Callable[[], float] = time.perf_counter):
         self.label, self.log, self.interval, self.clock = label, log, interval, clock
         self.start = self.last = clock()
+        self.first_step = 0
+
+    def resumed(self, step: int) -> None:
+        """The run continues from a checkpoint at `step`: time the steps from there."""
+        self.log(f"  {self.label}: resumed from its checkpoint at iteration {step:,}")
+        self.start, self.first_step = self.clock(), step
 
     def __call__(self, step: int, total: int) -> None:
         now = self.clock()
@@ -197,7 +203,7 @@ class Heartbeat:
             return
         self.last, elapsed = now, now - self.start
         self.log(f"  {self.label}: iteration {step:,}/{total:,} after {duration(elapsed)}, "
-                 f"about {duration(elapsed / step * (total - step))} left")
+                 f"about {duration(elapsed / (step - self.first_step) * (total - step))} left")
 
 
 def duration(seconds: float) -> str:

@@ -255,12 +255,13 @@ class LotteryExperiment:
         seeds = self.seeds(spec)
         mask, start = self.mask_for(spec), self.start_weights(spec)
         rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
+        heartbeat = scheduling.Heartbeat(spec.key, self.log)
         checkpoint = Checkpoint(functools.partial(self.store.checkpoint, spec.key),
                                 functools.partial(self.store.save_checkpoint, spec.key), self.checkpoint_every,
-                                lambda step: self.log(f"  {spec.key}: resumed from its checkpoint at iteration {step:,}"))
+                                heartbeat.resumed)
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
-                                    test_curve=spec.test_curve, snapshot_at=rewind,
-                                    progress=scheduling.Heartbeat(spec.key, self.log), checkpoint=checkpoint)
+                                    test_curve=spec.test_curve, snapshot_at=rewind, progress=heartbeat,
+                                    checkpoint=checkpoint)
         metrics = {
             **self._identity(spec),
             "pm": 100.0 * masks.density(mask),
