@@ -98,6 +98,12 @@ def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():
                          "(scaled by the measured times of 2 stored run(s), 0.5x the first guess).")
     list_plan(jobs(), lambda run: False, 2, lines.append, lambda run: guess[run.key])
     assert lines[-1].endswith("estimated 5 min 00 s (a first guess for a 2-core CPU, until runs are timed).")
+    lines.clear()
+    list_plan(jobs(), lambda run: run.key == "a", 1, lines.append, lambda run: guess[run.key],
+              resumes_at=lambda run: 300 if run.key in "ab" else None)  # a stored run's checkpoint is gone
+    assert lines[:2] == ["  stored    a", "  to train  b (resumes from its checkpoint at iteration 300)"]
+    assert lines[-1].endswith("(a first guess for a 2-core CPU, until runs are timed; 1 of the runs to train continue "
+                              "from checkpoints and take less).")
 
 
 def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_end():

@@ -106,12 +106,13 @@ def test_a_checkpoint_is_replaced_whole_ignored_when_damaged_and_dropped_when_th
     store.save_checkpoint(KEY, {"snapshot/fc1/kernel": np.zeros(3)}, {"step": 100})
     store.save_checkpoint(KEY, {"snapshot/fc1/kernel": np.ones(3)}, {"step": 200})
     saved, meta = store.checkpoint(KEY)
+    assert store.checkpointed_at(KEY) == 200 and store.checkpointed_at("trial0/iterative/round01/ticket") is None
     assert meta == {"step": 200} and list(saved) == ["snapshot/fc1/kernel"] and saved["snapshot/fc1/kernel"][0] == 1
     assert [p.name for p in (store.dir / ".checkpoints").iterdir()] == [KEY.replace("/", "__") + ".npz"]
     assert store.keys() == []  # not a stored run
     path = store.dir / ".checkpoints" / f"{KEY.replace('/', '__')}.npz"
     path.write_bytes(path.read_bytes()[:40])  # as if the disk lost its end
-    assert store.checkpoint(KEY) is None
+    assert store.checkpoint(KEY) is None and store.checkpointed_at(KEY) is None
     store.save_checkpoint(KEY, {}, {"step": 300})
     store.save(KEY, {"a": 1})
     assert store.checkpoint(KEY) is None and not path.exists()

@@ -107,18 +107,20 @@ class InProcess:
 def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Backend,
               describe: Callable[[object, dict], str], log: Callable[[str], None],
               guess_seconds: Callable[[object], float], what: str = "runs", dependencies: Callable | None = None,
-              seconds_of: Callable[[object], float | None] | None = None) -> dict:
+              seconds_of: Callable[[object], float | None] | None = None,
+              resumes_at: Callable[[object], int | None] | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
 
     `guess_seconds(run)` is a first guess of a run's time, `seconds_of(run)` a stored run's
     measured time: the estimate scales the guesses by what stored runs took, and the ETA
-    by what this session's runs took (so runs of different lengths are weighed right).
+    by what this session's runs took (so runs of different lengths are weighed right);
+    `resumes_at(run)` is the iteration a run's checkpoint holds, if any.
     If a run raises, no new run starts; runs already in progress finish and are stored,
     then the error propagates.
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, what))
+    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what))
     t0, trained, guessed_done, failure = time.perf_counter(), 0, 0.0, None
     try:
         while graph.remaining:
@@ -149,16 +151,20 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
 
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
               guess_seconds: Callable[[object], float], what: str = "runs", dependencies: Callable | None = None,
-              seconds_of: Callable[[object], float | None] | None = None) -> None:
+              seconds_of: Callable[[object], float | None] | None = None,
+              resumes_at: Callable[[object], int | None] | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
-        log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}")
-    log(_estimate(graph, slots, guess_seconds, seconds_of, what))
+        step = resumes_at(run) if resumes_at and run not in graph.done else None
+        resume = f" (resumes from its checkpoint at iteration {step:,})" if step else ""
+        log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}{resume}")
+    log(_estimate(graph, slots, guess_seconds, seconds_of, resumes_at, what))
 
 
 def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], float],
-              seconds_of: Callable[[object], float | None] | None, what: str) -> str:
+              seconds_of: Callable[[object], float | None] | None,
+              resumes_at: Callable[[object], int | None] | None, what: str) -> str:
     total, todo = len(graph.order), graph.remaining
     lanes = max(1, min(slots, todo))
     guessed = sum(map(guess_seconds, graph.left()))
@@ -169,6 +175,9 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
         basis = f"scaled by the measured times of {len(timed)} stored run(s), {scale:.2g}x the first guess"
     else:
         scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
+    resuming = sum(bool(resumes_at(run)) for run in graph.left()) if resumes_at else 0
+    if resuming:
+        basis += f"; {resuming} of the runs to train continue from checkpoints and take less"
     return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
             f"estimated {duration(scale * guessed / lanes)} ({basis}).")
 

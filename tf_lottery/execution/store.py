@@ -239,10 +239,17 @@ class RunStore:
 
     def checkpoint(self, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
         """Run `key`'s saved progress (arrays, meta), or None if there is none readable."""
+        return self._read_checkpoint(key, lambda data: (
+            {k.replace("|", "/"): data[k] for k in data.files if k != "_meta"}, json.loads(data["_meta"].tobytes())))
+
+    def checkpointed_at(self, key: str) -> int | None:
+        """The iteration run `key` would resume from (reads only the checkpoint's header)."""
+        return self._read_checkpoint(key, lambda data: int(json.loads(data["_meta"].tobytes())["step"]))
+
+    def _read_checkpoint(self, key: str, read):
         try:
             with np.load(self._checkpoint_path(key)) as data:
-                meta = json.loads(data["_meta"].tobytes())
-                return {k.replace("|", "/"): data[k] for k in data.files if k != "_meta"}, meta
+                return read(data)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
 

@@ -43,7 +43,8 @@ class LotteryKind:
     @staticmethod
     def graph_options(cfg, store):
         guess = LotteryExperiment.guess_seconds_per_run(cfg)
-        return {"guess_seconds": lambda run: guess, "seconds_of": functools.partial(measured_seconds, store)}
+        return {"guess_seconds": lambda run: guess, "seconds_of": functools.partial(measured_seconds, store),
+                "resumes_at": lambda run: store.checkpointed_at(run.key)}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
@@ -90,7 +91,8 @@ class SweepKind(LotteryKind):
     @staticmethod
     def graph_options(cfg, store):
         return {"guess_seconds": lambda swept: LotteryExperiment.guess_seconds_per_run(swept.cfg),
-                "seconds_of": functools.partial(measured_seconds, store)}
+                "seconds_of": functools.partial(measured_seconds, store),
+                "resumes_at": lambda swept: store.checkpointed_at(swept.key)}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:

@@ -67,7 +67,7 @@ def _without_pruning(cfg: ExperimentConfig) -> str:
 
 class SweepStore:
     """The stores of a sweep's configurations behind one key space (what the scheduler and
-    the Ray backend need: `has` and `metrics`)."""
+    the Ray backend need: `has`, `metrics` and `checkpointed_at`)."""
 
     def __init__(self, root, configs):
         self.stores = {f"{store_name(c)}-{c.run_hash()}": RunStore(root, store_name(c), c) for c in configs}
@@ -83,6 +83,10 @@ class SweepStore:
     def metrics(self, key: str) -> dict:
         store, run_key = self._split(key)
         return store.metrics(run_key)
+
+    def checkpointed_at(self, key: str) -> int | None:
+        store, run_key = self._split(key)
+        return store.checkpointed_at(run_key)
 
     def store_of(self, cfg: ExperimentConfig) -> RunStore:
         return self.stores[f"{store_name(cfg)}-{cfg.run_hash()}"]
