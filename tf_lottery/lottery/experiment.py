@@ -256,9 +256,12 @@ class LotteryExperiment:
         mask, start = self.mask_for(spec), self.start_weights(spec)
         rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
         heartbeat = scheduling.Heartbeat(spec.key, self.log)
-        checkpoint = Checkpoint(functools.partial(self.store.checkpoint, spec.key),
-                                functools.partial(self.store.save_checkpoint, spec.key), self.checkpoint_every,
-                                heartbeat.resumed)
+        # Not across machines: each would decide by its own clock when to save, and resume
+        # from a different step than the others.
+        multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        checkpoint = None if multiworker else Checkpoint(
+            functools.partial(self.store.checkpoint, spec.key), functools.partial(self.store.save_checkpoint, spec.key),
+            self.checkpoint_every, heartbeat.resumed)
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
                                     test_curve=spec.test_curve, snapshot_at=rewind, progress=heartbeat,
                                     checkpoint=checkpoint)
