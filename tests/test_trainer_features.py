@@ -69,7 +69,7 @@ class Crash(Exception):
 
 
 def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(small_mnist, tmp_path):
-    noisy = {"model": "tiny_conv", "dropout": 0.5, "conv_dropout": 0.3, "augment": True, "iterations": 300}
+    noisy = {"model": "tiny_conv", "dropout": 0.5, "conv_dropout": 0.3, "augment": True, "eval_every": 50}
     trainer, groups = make_trainer(small_mnist, **noisy)
     whole = _run(trainer, groups, seed=4, snapshot_at=50)
     store, key = RunStore(tmp_path, "tiny_conv", tiny_config()), "trial0/iterative/round00/ticket"
@@ -77,15 +77,14 @@ def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(
                             every_seconds=0, resumed=lambda step: resumed.append(step))
     resumed = []
 
-    def crash_at_200(step, total):
-        if step == 200:
-            raise Crash  # killed after the evaluation at 200, before its checkpoint: resumes from 100
+    def crash_at_150(step, total):
+        if step == 150:
+            raise Crash  # killed after the evaluation at 150, before its checkpoint: resumes from 100
 
     with pytest.raises(Crash):
-        _run(trainer, groups, seed=4, snapshot_at=50, checkpoint=checkpoint, progress=crash_at_200)
-    other_process, _ = make_trainer(small_mnist, **noisy)
-    other_process.train(*_start(other_process, groups, 9), order_seed=9, noise_seed=9)  # a worker's earlier run
-    again = _run(other_process, groups, seed=4, snapshot_at=50, checkpoint=checkpoint)
+        _run(trainer, groups, seed=4, snapshot_at=50, checkpoint=checkpoint, progress=crash_at_150)
+    # The crashed run's weights, optimizer and generators are still in the trainer: all restored.
+    again = _run(trainer, groups, seed=4, snapshot_at=50, checkpoint=checkpoint)
     assert resumed == [100] and again.resumed_at == 100 and whole.resumed_at == 0
     for field in ("val_loss", "test_acc"):
         np.testing.assert_array_equal(getattr(again, field), getattr(whole, field))
@@ -95,14 +94,9 @@ def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(
     assert (again.early_stop_iter, again.test_acc_early_stop, again.train_acc_end) == \
         (whole.early_stop_iter, whole.test_acc_early_stop, whole.train_acc_end)
     # A checkpoint of other inputs (here another data order) is not resumed from.
-    assert _run(other_process, groups, seed=5, checkpoint=Checkpoint(checkpoint.load, lambda *_: None)).resumed_at == 0
+    assert _run(trainer, groups, seed=5, checkpoint=Checkpoint(checkpoint.load, lambda *_: None)).resumed_at == 0
     store.save(key, {"done": True})
     assert store.checkpoint(key) is None  # a stored run needs no checkpoint
-
-
-def _start(trainer, groups, seed):
-    theta0 = initial_weights(trainer.model, seed)
-    return theta0, masks.full_mask(theta0, groups)
 
 
 def test_weight_names_do_not_depend_on_what_the_process_built_before(small_mnist):
