@@ -150,10 +150,7 @@ class RunStore:
             files = {}
             for name, values in (arrays or {}).items():
                 path = tmp / f"{name}.npz"
-                with open(path, "wb") as f:
-                    np.savez(f, **{k.replace("/", "|"): v for k, v in values.items()})
-                    f.flush()
-                    os.fsync(f.fileno())
+                _write_npz(path, values)
                 files[path.name] = _sha256(path)
             record = {**metrics, "files": files, "code_version": code_version()}
             _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
@@ -226,12 +223,8 @@ class RunStore:
         path = self._checkpoint_path(key)
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-        meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         try:
-            with open(tmp, "wb") as f:
-                np.savez(f, **{k.replace("/", "|"): v for k, v in arrays.items()}, _meta=meta_bytes)
-                f.flush()
-                os.fsync(f.fileno())
+            _write_npz(tmp, {**arrays, "_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -279,6 +272,14 @@ def _read_json(path: Path):
         return json.loads(path.read_text())
     except ValueError as e:
         raise StoreCorrupt(f"{path} is damaged ({e}). Delete {path.parent} and rerun.") from None
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Arrays keyed by weight names ('fc1/kernel'; npz keys cannot hold '/'), fsynced."""
+    with open(path, "wb") as f:
+        np.savez(f, **{k.replace("/", "|"): v for k, v in arrays.items()})
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -43,8 +43,7 @@ class LotteryKind:
     @staticmethod
     def graph_options(cfg, store):
         guess = LotteryExperiment.guess_seconds_per_run(cfg)
-        return {"guess_seconds": lambda run: guess, "seconds_of": functools.partial(measured_seconds, store),
-                "resumes_at": lambda run: store.checkpointed_at(run.key)}
+        return {"guess_seconds": lambda run: guess, **_stored_progress(store)}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
@@ -52,6 +51,12 @@ class LotteryKind:
         model (ValueError), and (if `load_data`) unreadable data (DataError) or data other
         than the store's runs were trained on (StoreMismatch)."""
         _check_configs([cfg], data_dir, store_root, load_data)
+
+
+def _stored_progress(store) -> dict:
+    """What a store (a RunStore or a SweepStore) tells the scheduler about its runs."""
+    return {"seconds_of": functools.partial(measured_seconds, store),
+            "resumes_at": lambda run: store.checkpointed_at(run.key)}
 
 
 def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None:
@@ -91,8 +96,7 @@ class SweepKind(LotteryKind):
     @staticmethod
     def graph_options(cfg, store):
         return {"guess_seconds": lambda swept: LotteryExperiment.guess_seconds_per_run(swept.cfg),
-                "seconds_of": functools.partial(measured_seconds, store),
-                "resumes_at": lambda swept: store.checkpointed_at(swept.key)}
+                **_stored_progress(store)}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:

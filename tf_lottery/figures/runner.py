@@ -147,13 +147,13 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     runs = kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
                                    for r in figure.select(cfg)])
     store = kind.open_store(options.store, cfg, runs)
+    graph_options = kind.graph_options(cfg, store)
     if options.plan:
-        list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **kind.graph_options(cfg, store))
+        list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **graph_options)
         return
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
                                 getattr(options, "xla", "auto"))
-    stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe,
-                               **kind.graph_options(cfg, store))
+    stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
     out.mkdir(parents=True, exist_ok=True)
     extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
     provenance.write_run_json(
