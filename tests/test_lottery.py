@@ -12,6 +12,7 @@ from tf_lottery.analysis import tables
 from tf_lottery.config import PruningConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
 from tf_lottery.execution.store import RunStore
+from tf_lottery.figures.kinds import LotteryKind
 from tf_lottery.pruning.rules import LotterySchedule
 
 from conftest import tiny_config
@@ -56,6 +57,16 @@ def test_runs_save_checkpoints_while_training_and_drop_them_when_stored(study):
     checkpoints = experiment.store.dir / ".checkpoints"
     assert checkpoints.is_dir() and not any(checkpoints.iterdir())
     assert all(experiment.store.metrics(spec.key)["resumed_at"] == 0 for spec in specs)
+
+
+def test_a_runs_time_estimate_counts_only_what_its_checkpoint_left(tmp_path):
+    cfg = tiny_config()
+    store = RunStore(tmp_path, "lenet", cfg)
+    options, run = LotteryKind.graph_options(cfg, store), RunSpec(0, "iterative", 1)
+    whole, step = options["guess_seconds"](run), cfg.training.iterations // 4
+    store.save_checkpoint(run.key, {}, {"step": step})
+    assert options["resumes_at"](run) == step
+    assert options["guess_seconds"](run) == pytest.approx(whole * (1 - step / cfg.training.iterations))
 
 
 def test_every_run_starts_from_its_init_times_its_mask(study):

@@ -102,8 +102,27 @@ def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():
     list_plan(jobs(), lambda run: run.key == "a", 1, lines.append, lambda run: guess[run.key],
               resumes_at=lambda run: 300 if run.key in "ab" else None)  # a stored run's checkpoint is gone
     assert lines[:2] == ["  stored    a", "  to train  b (resumes from its checkpoint at iteration 300)"]
-    assert lines[-1].endswith("(a first guess for a 2-core CPU, until runs are timed; 1 of the runs to train continue "
-                              "from checkpoints and take less).")
+    assert lines[-1].endswith("(a first guess for a 2-core CPU, until runs are timed; 1 of the runs to train "
+                              "resumes from its checkpoint).")
+
+
+def test_the_eta_weighs_a_resumed_run_by_the_part_this_session_trained(monkeypatch):
+    # "a" resumes half way (its guess 50 s until it is stored and its checkpoint deleted,
+    # then 100 s again); the machine is half as fast as guessed, so "a" takes 100 s.
+    now, checkpointed = [0.0], {"a"}
+    monkeypatch.setattr("tf_lottery.execution.scheduling.time.perf_counter", lambda: now[0])
+
+    class Timed(FakeWorkers):
+        def next_result(self):
+            run, metrics = super().next_result()
+            now[0] += 100.0 if run.key == "a" else 200.0
+            checkpointed.discard(run.key)
+            return run, metrics
+
+    lines = []
+    run_graph([Job("a"), Job("b"), Job("c")], lambda run: False, Timed(slots=1), lambda r, m: r.key, lines.append,
+              lambda run: 50.0 if run.key in checkpointed else 100.0)
+    assert lines[1:] == ["[1/3] a (1 s; ETA 6 min 40 s)", "[2/3] b (1 s; ETA 3 min 20 s)", "[3/3] c (1 s; ETA 0 s)"]
 
 
 def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_end():

@@ -111,9 +111,10 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
               resumes_at: Callable[[object], int | None] | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
 
-    `guess_seconds(run)` is a first guess of a run's time, `seconds_of(run)` a stored run's
-    measured time: the estimate scales the guesses by what stored runs took, and the ETA
-    by what this session's runs took (so runs of different lengths are weighed right);
+    `guess_seconds(run)` is a first guess of the time a run has left (less for a run its
+    checkpoint has carried part way), `seconds_of(run)` a stored run's measured time: the
+    estimate scales the guesses by what stored runs took, and the ETA by what this
+    session's runs took (so runs of different lengths are weighed right);
     `resumes_at(run)` is the iteration a run's checkpoint holds, if any.
     If a run raises, no new run starts; runs already in progress finish and are stored,
     then the error propagates.
@@ -122,11 +123,13 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     total, todo = len(runs), graph.remaining
     log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what))
     t0, trained, guessed_done, failure = time.perf_counter(), 0, 0.0, None
+    guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
     try:
         while graph.remaining:
             if failure is None:
                 for run in graph.ready()[: backend.slots - len(graph.running)]:
                     graph.start(run)
+                    guessed_at_start[run] = guess_seconds(run)
                     backend.submit(run)
             if not graph.running:
                 break
@@ -137,7 +140,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
                 failure = failure or e
                 continue
             graph.finish(run)
-            trained, guessed_done = trained + 1, guessed_done + guess_seconds(run)
+            trained, guessed_done = trained + 1, guessed_done + guessed_at_start.pop(run)
             eta = (time.perf_counter() - t0) / guessed_done * sum(map(guess_seconds, graph.left()))
             log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s; ETA {duration(eta)})")
     except KeyboardInterrupt:
@@ -177,7 +180,8 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
         scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
     resuming = sum(bool(resumes_at(run)) for run in graph.left()) if resumes_at else 0
     if resuming:
-        basis += f"; {resuming} of the runs to train continue from checkpoints and take less"
+        basis += (f"; {resuming} of the runs to train "
+                  + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
     return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
             f"estimated {duration(scale * guessed / lanes)} ({basis}).")
 

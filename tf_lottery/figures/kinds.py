@@ -42,8 +42,7 @@ class LotteryKind:
 
     @staticmethod
     def graph_options(cfg, store):
-        guess = LotteryExperiment.guess_seconds_per_run(cfg)
-        return {"guess_seconds": lambda run: guess, **_stored_progress(store)}
+        return _graph_options(store, lambda run: cfg)
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
@@ -53,9 +52,16 @@ class LotteryKind:
         _check_configs([cfg], data_dir, store_root, load_data)
 
 
-def _stored_progress(store) -> dict:
-    """What a store (a RunStore or a SweepStore) tells the scheduler about its runs."""
-    return {"seconds_of": functools.partial(measured_seconds, store),
+def _graph_options(store, cfg_of) -> dict:
+    """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
+    SweepStore) and `cfg_of(run)`: each run's first guess less what its checkpoint has done,
+    what stored runs took, where checkpoints resume."""
+    def guess_seconds(run) -> float:
+        cfg = cfg_of(run)
+        done = store.checkpointed_at(run.key) or 0
+        return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
+
+    return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
             "resumes_at": lambda run: store.checkpointed_at(run.key)}
 
 
@@ -95,8 +101,7 @@ class SweepKind(LotteryKind):
 
     @staticmethod
     def graph_options(cfg, store):
-        return {"guess_seconds": lambda swept: LotteryExperiment.guess_seconds_per_run(swept.cfg),
-                **_stored_progress(store)}
+        return _graph_options(store, lambda swept: swept.cfg)
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
