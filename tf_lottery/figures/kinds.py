@@ -3,13 +3,12 @@ of several such configurations on one pool of workers, and v1's stacked XOR stag
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 from tf_lottery import cli
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import (LotteryExperiment, describe_run, is_stored, measured_seconds,
+from tf_lottery.lottery.experiment import (LotteryExperiment, describe_run, estimate_options, is_stored,
                                            with_dependencies)
 from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, swept_is_stored
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
@@ -42,7 +41,7 @@ class LotteryKind:
 
     @staticmethod
     def graph_options(cfg, store):
-        return _graph_options(store, lambda run: cfg)
+        return estimate_options(store, lambda run: cfg)
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:
@@ -50,19 +49,6 @@ class LotteryKind:
         model (ValueError), and (if `load_data`) unreadable data (DataError) or data other
         than the store's runs were trained on (StoreMismatch)."""
         _check_configs([cfg], data_dir, store_root, load_data)
-
-
-def _graph_options(store, cfg_of) -> dict:
-    """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
-    SweepStore) and `cfg_of(run)`: each run's first guess less what its checkpoint has done,
-    what stored runs took, where checkpoints resume."""
-    def guess_seconds(run) -> float:
-        cfg = cfg_of(run)
-        done = store.checkpointed_at(run.key) or 0
-        return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
-
-    return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
-            "resumes_at": lambda run: store.checkpointed_at(run.key)}
 
 
 def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None:
@@ -101,7 +87,7 @@ class SweepKind(LotteryKind):
 
     @staticmethod
     def graph_options(cfg, store):
-        return _graph_options(store, lambda swept: swept.cfg)
+        return estimate_options(store, lambda swept: swept.cfg)
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool) -> None:

@@ -341,8 +341,7 @@ class LotteryExperiment:
     def run(self, specs: list[RunSpec]) -> dict:
         """Train, in this process, every run in `specs` (plus dependencies) not stored yet."""
         return scheduling.run_graph(with_dependencies(specs), self.is_stored, scheduling.InProcess(self),
-                                    describe_run, self.log, lambda spec: self.guess_seconds_per_run(self.cfg),
-                                    seconds_of=functools.partial(measured_seconds, self.store))
+                                    describe_run, self.log, **estimate_options(self.store, lambda spec: self.cfg))
 
     def is_stored(self, spec: RunSpec) -> bool:
         return is_stored(self.store, spec)
@@ -351,6 +350,22 @@ class LotteryExperiment:
     def guess_seconds_per_run(cfg: ExperimentConfig) -> float:
         """The first time estimate, before a run has been timed on this machine."""
         return cfg.training.iterations / model_spec(cfg.training.model).cpu_steps_per_second
+
+
+def estimate_options(store, cfg_of) -> dict:
+    """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
+    SweepStore) and `cfg_of(run)`: each run's first guess less what its checkpoint has done,
+    what stored runs took, where checkpoints resume."""
+    def resumes_at(run) -> int | None:
+        return store.checkpointed_at(run.key)
+
+    def guess_seconds(run) -> float:
+        cfg = cfg_of(run)
+        done = resumes_at(run) or 0
+        return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
+
+    return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
+            "resumes_at": resumes_at}
 
 
 def measured_seconds(store, run) -> float | None:
