@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from test_lottery import IN_THIS_PROCESS
+from tf_lottery.analysis import plots
 from tf_lottery.cli import LOTTERY_SECTIONS, model_protocol, parse_config
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 from tf_lottery.data.datasets import load_dataset
@@ -118,6 +119,13 @@ def test_presets_scale_each_protocol_and_flags_select_variants():
         parse(conv.FIG1, ["--preset", "fast", "--model", "conv2"])
     assert lenet.training.iterations == 50_000 and lenet.study.trials == 3  # Figure 4's runs
     assert conv2.training.iterations == 6000 and conv2.study.trials == 1
+
+
+def test_pm_labels_of_networks_sharing_an_axis_never_crowd_each_other():
+    # Conv-2's and Conv-4's fast ladders on Figure 5's shared axis.
+    ticks = [100, 43.6, 41.2, 19.6, 17.0, 9.2, 7.1]
+    assert plots.labelled_ticks(ticks) == ["100", "43.6", "", "19.6", "17", "9.2", "7.1"]
+    assert plots.labelled_ticks([100, 80, 64]) == ["100", "80", "64"]  # one network's ladder keeps every label
 
 
 def test_every_conv_script_runs_its_smoke_preset_sharing_runs(data_dir, tmp_path):
