@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tf_keras
 
 from test_lottery import IN_THIS_PROCESS
 from tf_lottery.analysis import plots
@@ -16,6 +18,7 @@ from tf_lottery.figures import conv
 from tf_lottery.figures.runner import run_figure
 from tf_lottery.figures.strategies import FIG9, FIG10
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec
+from tf_lottery.models import layers
 from tf_lottery.models.registry import prunable_sizes
 from tf_lottery.pruning import masks, rules
 from tf_lottery.pruning.strategies import PruningPlan
@@ -46,6 +49,25 @@ def test_architectures_have_the_papers_weight_counts():
     groups, sizes = prunable_sizes("conv6", "cifar10")
     assert sum(s for n, s in sizes.items() if groups[n] == "conv") == 1_144_512
     assert [n for n, g in groups.items() if g == "output"] == ["output/kernel"]
+
+
+@pytest.mark.parametrize("kernel_size, strides", [(3, 1), (1, 1), (3, 2), (1, 2)])
+def test_conv_layers_give_tensorflows_values_and_gradients(kernel_size, strides):
+    # Stride 1 takes the package's input gradient (same_conv); stride 2 (ResNet-20's) TensorFlow's own.
+    layer = layers.masked_conv(8, kernel_size, "c", activation=None, strides=strides)
+    plain = tf_keras.layers.Conv2D(8, kernel_size, strides=strides, padding="same")
+    x = tf.random.stateless_normal((2, 6, 6, 5), seed=(1, 2))
+    layer.build(x.shape), plain.build(x.shape)
+    plain.set_weights(layer.get_weights())
+    grads = []
+    for conv in (layer, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = conv(x)
+            loss = tf.reduce_sum(y * tf.cos(y))
+        grads.append([y, *tape.gradient(loss, [x, conv.kernel])])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_layerwise_counts_are_exact_per_group():

@@ -72,7 +72,8 @@ DEEP_COST = {
              "1 h each on 2 CPU cores, minutes on a GPU), VGG-19 112K (about 13 h on 2 CPU cores); for GPUs and TPUs, "
              "see the README",
     "fast": "REDUCED: per setting 1 trial x (rounds 0-2 + 1 reinit) runs: ResNet-20 1,200 iterations (12 runs, about "
-            "1 h on 2 cores), VGG-19 1,125 iterations (12 runs, about 2 h on a fast day, 3.5 h on a slow one)",
+            "1 h on 2 cores), VGG-19 1,125 iterations (12 runs, about 2 h on a fast day, 3.5 h on a slow one, 8 h "
+            "on a CPU without AVX-512)",
     "smoke": "tiny runs of 20 iterations at batch 32 (VGG-19 16) on 300 examples; a minute or two per network",
 }
 
