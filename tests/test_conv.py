@@ -60,12 +60,12 @@ def test_conv_layers_give_tensorflows_values_and_gradients(kernel_size, strides)
     layer.build(x.shape), plain.build(x.shape)
     plain.set_weights(layer.get_weights())
     grads = []
-    for conv in (layer, plain):
+    for conv_layer in (layer, plain):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y = conv(x)
+            y = conv_layer(x)
             loss = tf.reduce_sum(y * tf.cos(y))
-        grads.append([y, *tape.gradient(loss, [x, conv.kernel])])
+        grads.append([y, *tape.gradient(loss, [x, conv_layer.kernel])])
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
 
