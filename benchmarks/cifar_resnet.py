@@ -20,24 +20,13 @@ import time
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import tensorflow as tf
 
-from tf_lottery.training.trainer import batch_indices
-
-from measure import forward_flops, gemm_gflops, protocol_trainer
+from measure import forward_flops, gemm_gflops, protocol_trainer, steps_per_second
 
 
 LIMITS = {"resnet20": "Convolutions of 16-64 channels use GEMM poorly, and batch norm, ReLU and the residual adds are "
                       "memory-bound work that counts no FLOPs.",
           "vgg19": "Convolutions of 64-512 channels are large GEMMs; oneDNN's convolution kernels can outrun the "
                    "2048x2048 matmul measured here, so the fraction can pass 1."}
-
-
-def steps_per_second(trainer, cfg, chunks: int) -> float:
-    chunk = lambda i: trainer._train_chunk(batch_indices(trainer.n_train, cfg.batch_size, 0, 100 * i, 100))
-    chunk(0)  # trace and warm up
-    t0 = time.perf_counter()
-    for i in range(1, chunks + 1):
-        chunk(i)
-    return 100 * chunks / (time.perf_counter() - t0)
 
 
 def forward_seconds(model, batch, repeats: int = 5) -> float:

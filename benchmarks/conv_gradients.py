@@ -13,27 +13,15 @@ ways, and their ratio.
 Prints, last: speedup conv2=<x> conv4=<x> conv6=<x> resnet20=<x> vgg19=<x>
 """
 import argparse
-import time
 
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import tf_keras
 
 from tf_lottery.models.layers import MaskedConv2D
-from tf_lottery.training.trainer import batch_indices
 
-from measure import protocol_trainer
+from measure import protocol_trainer, steps_per_second
 
 MODELS = ("conv2", "conv4", "conv6", "resnet20", "vgg19")
-
-
-def steps_per_second(model_name: str, data_dir, threads: int, steps: int, chunks: int) -> float:
-    trainer, _, cfg = protocol_trainer(model_name, data_dir, threads, steps_per_call=steps)
-    chunk = lambda i: trainer._train_chunk(batch_indices(trainer.n_train, cfg.batch_size, 0, steps * i, steps))
-    chunk(0)  # trace and warm up
-    t0 = time.perf_counter()
-    for i in range(1, chunks + 1):
-        chunk(i)
-    return steps * chunks / (time.perf_counter() - t0)
 
 
 def main():
@@ -56,7 +44,8 @@ def main():
         timed = {}
         for way, op in (("tensorflow", tf_keras.layers.Conv2D.convolution_op), ("package", package_op)):
             MaskedConv2D.convolution_op = op  # the layers' op as they are built (a fresh model each time)
-            timed[way] = steps_per_second(name, args.data_dir, args.threads, args.steps, args.chunks)
+            trainer, _, cfg = protocol_trainer(name, args.data_dir, args.threads, steps_per_call=args.steps)
+            timed[way] = steps_per_second(trainer, cfg, args.chunks)
         MaskedConv2D.convolution_op = package_op
         speedups[name] = timed["package"] / timed["tensorflow"]
         print(f"{name}: {timed['package']:.2f} training steps/s with the package's conv layers, "

@@ -56,3 +56,17 @@ def protocol_trainer(model_name: str, data_dir, threads: int, **overrides):
     trainer = Trainer(model, data, cfg, tf.distribute.get_strategy(), jit=False)
     trainer.reset(theta0, masks.full_mask(theta0, groups))
     return trainer, model, cfg
+
+
+def steps_per_second(trainer, cfg, chunks: int) -> float:
+    """Training steps/s over `chunks` compiled calls of `cfg.steps_per_call` steps, after one
+    call that traces and warms up."""
+    from tf_lottery.training.trainer import batch_indices
+
+    steps = cfg.steps_per_call
+    chunk = lambda i: trainer._train_chunk(batch_indices(trainer.n_train, cfg.batch_size, 0, steps * i, steps))
+    chunk(0)
+    t0 = time.perf_counter()
+    for i in range(1, chunks + 1):
+        chunk(i)
+    return steps * chunks / (time.perf_counter() - t0)
