@@ -234,6 +234,17 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
     killed.wait()
     stored = len(list((tmp_path / "a").rglob("metrics.json")))
     assert 3 <= stored < 7, "the kill should land mid-study"
+    # SIGTERM (a preempted machine, a scheduler's time limit) stops it cleanly instead.
+    stopped = subprocess.Popen(command(tmp_path / "a", tmp_path / "ra"), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    for line in stopped.stdout:
+        if "runs in this study" in line:  # training has begun
+            stopped.send_signal(signal.SIGTERM)
+            break
+    out, err = stopped.communicate(timeout=240)
+    assert stopped.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert "Stopped on request" in out and "Run the same command again to resume." in out, out
+    stored = len(list((tmp_path / "a").rglob("metrics.json")))
     subprocess.run(command(tmp_path / "a", tmp_path / "ra"), env=env, check=True, capture_output=True)
     subprocess.run(command(tmp_path / "b", tmp_path / "rb"), env=env, check=True, capture_output=True)
     resumed = json.loads((tmp_path / "ra" / "fig4_lenet" / "run.json").read_text())["runs"]

@@ -4,7 +4,9 @@ from dataclasses import dataclass
 import pytest
 
 from tf_lottery.lottery.experiment import RunSpec, plan
+from tf_lottery.execution import stopping
 from tf_lottery.execution.scheduling import Heartbeat, RunFailed, RunGraph, list_plan, run_graph
+from tf_lottery.training.checkpoint import StopRequested
 
 from conftest import tiny_config
 
@@ -86,6 +88,37 @@ def test_a_failed_run_stops_new_runs_but_lets_running_ones_finish():
     starts = [k for event, k in workers.log if event == "start"]
     assert starts == ["a", "e"]  # e was running alongside and finished; nothing started after the failure
     assert ("end", "e") in workers.log
+
+
+class StoppedWorkers(FakeWorkers):
+    """A stop is asked for when run `asked_at` ends; runs still training save their progress."""
+
+    def __init__(self, slots, asked_at):
+        super().__init__(slots)
+        self.asked_at = asked_at
+
+    def next_result(self):
+        if stopping.requested():
+            run = self.running.pop()
+            raise RunFailed(run, StopRequested(150))
+        run, metrics = super().next_result()
+        if run.key == self.asked_at:
+            stopping.ask()
+        return run, metrics
+
+
+@pytest.mark.parametrize("slots, asked_at, stopped_at", [(1, "a", None), (2, "e", 150)])
+def test_a_stop_starts_no_new_run_and_says_where_the_runs_in_training_saved_their_progress(slots, asked_at,
+                                                                                          stopped_at):
+    # One worker: asked between runs. Two: "a" is still training when "e" ends.
+    workers, lines = StoppedWorkers(slots, asked_at), []
+    with stopping.handling_signals(), pytest.raises(StopRequested) as stopped:
+        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lines.append, lambda run: 1.0)
+    assert not stopping.requested()  # the request ends with the study
+    assert stopped.value.step == stopped_at
+    assert [k for event, k in workers.log if event == "start"] == ["a", "e"][:slots]
+    saved = f"; saved their progress: a at iteration {stopped_at:,}" if stopped_at else ""
+    assert lines[-1] == f"Stopped on request; 1 run(s) stored this time{saved}. Run the same command again to resume."
 
 
 def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():

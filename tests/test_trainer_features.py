@@ -18,7 +18,7 @@ from tf_lottery.models import registry
 from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
 from tf_lottery.training.augment import PAD, pad_crop_flip
-from tf_lottery.training.checkpoint import Checkpoint
+from tf_lottery.training.checkpoint import Checkpoint, StopRequested
 from tf_lottery.training.schedules import StepWarmup
 from tf_lottery.training.trainer import Trainer
 from tiny_models import TINY_CONV
@@ -97,6 +97,24 @@ def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(
     assert _run(trainer, groups, seed=5, checkpoint=Checkpoint(checkpoint.load, lambda *_: None)).resumed_at == 0
     store.save(key, {"done": True})
     assert store.checkpoint(key) is None  # a stored run needs no checkpoint
+
+
+def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resumes_from_there(small_mnist,
+                                                                                                 tmp_path):
+    trainer, groups = make_trainer(small_mnist)  # 200 iterations, chunks of 50, evaluations at 100 and 200
+    whole = _run(trainer, groups, seed=6)
+    store, key = RunStore(tmp_path, "lenet", tiny_config()), "trial0/iterative/round00/ticket"
+    asks = iter([False, False, True])  # asked during the third chunk, between evaluations
+    stop_at_150 = Checkpoint(lambda: store.checkpoint(key), lambda *saved: store.save_checkpoint(key, *saved),
+                             stop_requested=lambda: next(asks))
+    with pytest.raises(StopRequested) as stopped:
+        _run(trainer, groups, seed=6, checkpoint=stop_at_150)
+    assert stopped.value.step == 150 and store.checkpointed_at(key) == 150
+    again = _run(trainer, groups, seed=6, checkpoint=Checkpoint(stop_at_150.load, stop_at_150.save))
+    assert again.resumed_at == 150
+    np.testing.assert_array_equal(again.val_loss, whole.val_loss)
+    np.testing.assert_array_equal(again.final_weights["fc1/kernel"], whole.final_weights["fc1/kernel"])
+    assert again.early_stop_iter == whole.early_stop_iter
 
 
 def test_weight_names_do_not_depend_on_what_the_process_built_before(small_mnist):

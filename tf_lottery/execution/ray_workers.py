@@ -3,7 +3,8 @@
 Each worker is a Ray actor that builds its own executor (data, model, compiled loop) once,
 with its own thread limit, then trains the runs it is given into the shared store. If a
 worker process dies, a new worker replaces it and the run it was training is submitted
-again; runs already stored are never redone.
+again; runs already stored are never redone. When a signal asks the driver to stop
+(execution/stopping.py), it asks its busy workers, whose runs save their progress.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 import tf_lottery
+from tf_lottery.execution import stopping
 from tf_lottery.execution.scheduling import RunFailed
+from tf_lottery.training.checkpoint import StopRequested
 
 
 class _Worker:
@@ -32,6 +35,10 @@ class _Worker:
 
     def execute(self, run) -> dict:
         return self.executor.execute(run)
+
+    def stop(self) -> None:
+        """Ask the run in training to save its progress and stop (runs beside `execute`)."""
+        stopping.ask()
 
 
 class RayWorkers:
@@ -62,9 +69,12 @@ class RayWorkers:
         else:
             ray.init(num_cpus=max(workers * threads, os.cpu_count() or 1), include_dashboard=False,
                      object_store_memory=256 * 2**20, runtime_env=runtime_env)
+        stopping.take_back_signals()
         try:
             self._check_resources(workers, max(threads, 1), gpus)
-            self._actor_class = ray.remote(num_cpus=max(threads, 1), num_gpus=gpus, max_restarts=0)(_Worker)
+            # Two threads: `stop` must run while `execute` trains.
+            self._actor_class = ray.remote(num_cpus=max(threads, 1), num_gpus=gpus, max_restarts=0,
+                                           max_concurrency=2)(_Worker)
             self._factory, self._threads, self._started = factory, threads, 0
             self._free = [self._actor_class.remote(factory, threads) for _ in range(workers)]
             for actor in self._free:
@@ -74,6 +84,7 @@ class RayWorkers:
             raise
         self.slots = workers
         self._running: dict = {}  # object ref -> (actor, run, attempt)
+        self._told_to_stop = False
 
     def _check_resources(self, workers: int, cpus: int, gpus: float) -> None:
         """Refuse GPU workers where Ray sees no GPU; warn where workers must wait for nodes
@@ -104,17 +115,25 @@ class RayWorkers:
     def next_result(self):
         ray = self.ray
         while True:
-            [ref], _ = ray.wait(list(self._running), num_returns=1)
-            actor, run, attempt = self._running.pop(ref)
+            ready, _ = ray.wait(list(self._running), num_returns=1, timeout=1.0)
+            if stopping.requested() and not self._told_to_stop:  # a signal reached this driver
+                self._told_to_stop = True
+                for actor, _, _ in self._running.values():
+                    actor.stop.remote()
+            if not ready:
+                continue
+            actor, run, attempt = self._running.pop(ready[0])
             try:
-                result = run, ray.get(ref)
+                result = run, ray.get(ready[0])
                 self._free.append(actor)
                 return result
             except ray.exceptions.RayActorError as e:
-                self._free.append(self._actor_class.remote(self._factory, self._threads))  # a fresh worker
-                self._introduce(self._free[-1])
                 if self.store.has(run.key):  # died after storing the run
+                    self._free.append(self._fresh_worker())
                     return run, self.store.metrics(run.key)
+                if stopping.requested():  # e.g. a preempted machine's SIGTERM reached the worker too
+                    raise RunFailed(run, StopRequested()) from e
+                self._free.append(self._fresh_worker())
                 if attempt >= self.retries:
                     raise RunFailed(run, e) from e
                 self.log(f"A worker died during {run.key}; training it again on a new worker.")
@@ -122,6 +141,11 @@ class RayWorkers:
             except ray.exceptions.RayTaskError as e:
                 self._free.append(actor)
                 raise RunFailed(run, e.as_instanceof_cause()) from e
+
+    def _fresh_worker(self):
+        actor = self._actor_class.remote(self._factory, self._threads)
+        self._introduce(actor)
+        return actor
 
     def close(self) -> None:
         self.ray.shutdown()

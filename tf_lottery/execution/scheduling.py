@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 from typing import Callable, Protocol, Sequence
 
+from tf_lottery.execution import stopping
+from tf_lottery.training.checkpoint import StopRequested
+
 
 class Run(Protocol):
     key: str
@@ -117,16 +120,18 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     session's runs took (so runs of different lengths are weighed right);
     `resumes_at(run)` is the iteration a run's checkpoint holds, if any.
     If a run raises, no new run starts; runs already in progress finish and are stored,
-    then the error propagates.
+    then the error propagates. After a stop is asked for (execution/stopping.py) no new
+    run starts either, and `StopRequested` propagates once the runs in training saved
+    their progress.
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
     log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what))
-    t0, trained, guessed_done, failure = time.perf_counter(), 0, 0.0, None
+    t0, trained, guessed_done, failure, stopped = time.perf_counter(), 0, 0.0, None, []
     guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
     try:
         while graph.remaining:
-            if failure is None:
+            if failure is None and not stopped and not stopping.requested():
                 for run in graph.ready()[: backend.slots - len(graph.running)]:
                     graph.start(run)
                     guessed_at_start[run] = guess_seconds(run)
@@ -137,7 +142,10 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
                 run, metrics = backend.next_result()
             except RunFailed as e:
                 graph.abandon(e.run)
-                failure = failure or e
+                if isinstance(e.error, StopRequested):
+                    stopped.append(e)
+                else:
+                    failure = failure or e
                 continue
             graph.finish(run)
             trained, guessed_done = trained + 1, guessed_done + guessed_at_start.pop(run)
@@ -146,9 +154,16 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     except KeyboardInterrupt:
         log(f"Interrupted; {trained} run(s) stored this time. Run the same command again to resume.")
         raise
+    except StopRequested as e:  # from the run trained in this process
+        stopped.append(RunFailed(next(iter(graph.running)), e))
     if failure is not None:
         log(f"Stopped after {failure.run.key} failed; {trained} run(s) stored this time.")
         raise failure.error
+    if stopped or (graph.remaining and stopping.requested()):  # the latter: asked between runs
+        saved = ", ".join(f"{e.run.key} at iteration {e.error.step:,}" for e in stopped if e.error.step is not None)
+        saved = f"; saved their progress: {saved}" if saved else ""
+        log(f"Stopped on request; {trained} run(s) stored this time{saved}. Run the same command again to resume.")
+        raise stopped[0].error if stopped else StopRequested()
     return {"runs": total, "trained": trained, "reused": total - todo}
 
 

@@ -6,7 +6,8 @@ parses the figure's flags (model protocol, preset, explicit flags), trains whate
 the figure needs that are not stored (in this process or on Ray workers), then lets the
 figure write its tables, plots and comparison, and writes `run.json`. User errors (bad
 data, a mismatched store, results of a larger preset in the way) print one clear message
-and exit with status 2, without a traceback.
+and exit with status 2, without a traceback. SIGTERM or Ctrl-C stops the study cleanly
+(execution/stopping.py): exit status 128 + the signal's number, resumable.
 """
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from typing import Callable
 from tf_lottery import cli
 from tf_lottery.analysis import provenance
 from tf_lottery.data.datasets import DataError, resolve_data_dir
-from tf_lottery.execution import distribute
+from tf_lottery.execution import distribute, stopping
 from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
 from tf_lottery.figures.spec import Figure, FigureContext
+from tf_lottery.training.checkpoint import StopRequested
 
 EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
 
@@ -106,16 +108,23 @@ def _run_hash(cfg) -> str:
 
 
 def run_figure(figure: Figure, argv=None) -> int:
-    """Reproduce `figure`; returns the exit status (0, or 2 after a user error)."""
+    """Reproduce `figure`; returns the exit status (0; 2 after a user error; 128 + the
+    signal's number after a stop asked for by SIGTERM or Ctrl-C)."""
     kind = figure.kind
     options, cfg = cli.parse_config(argv, figure.description, kind.sections, figure.presets, figure.preset_cost,
                                     kind.make_config, data=kind.data, strategies=kind.strategies,
                                     protocol=kind.protocol, variants=figure.variants)
-    try:
-        _run_figure(figure, options, cfg)
-    except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, SettingsError) as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return 2
+    with stopping.handling_signals():
+        try:
+            _run_figure(figure, options, cfg)
+        except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, SettingsError) as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            return 2
+        except StopRequested:  # the study said what it saved
+            return stopping.exit_status()
+        except KeyboardInterrupt:  # asked twice
+            print("Stopped at once.", file=sys.stderr, flush=True)
+            return stopping.exit_status()
     return 0
 
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import Dataset
-from tf_lottery.execution import scheduling
+from tf_lottery.execution import scheduling, stopping
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
 from tf_lottery.models.registry import build_model, initial_weights, model_spec
@@ -261,7 +261,7 @@ class LotteryExperiment:
         multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
         checkpoint = None if multiworker else Checkpoint(
             functools.partial(self.store.checkpoint, spec.key), functools.partial(self.store.save_checkpoint, spec.key),
-            self.checkpoint_every, heartbeat.resumed)
+            self.checkpoint_every, heartbeat.resumed, stopping.requested)
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
                                     test_curve=spec.test_curve, snapshot_at=rewind, progress=heartbeat,
                                     checkpoint=checkpoint)

@@ -42,7 +42,7 @@ from tf_lottery.models import keras_masks
 from tf_lottery.models.layers import RunSeededDropout, reset_random_state
 from tf_lottery.pruning import masks
 from tf_lottery.training.augment import pad_crop_flip
-from tf_lottery.training.checkpoint import Checkpoint, run_digest
+from tf_lottery.training.checkpoint import Checkpoint, StopRequested, run_digest
 from tf_lottery.training.schedules import optimizer_for
 
 
@@ -229,8 +229,9 @@ class Trainer:
         at the minimum validation loss, at the early-stop iteration: the same numbers.
         `snapshot_at` (a multiple of steps_per_call) also returns the weights at that step.
         `progress(step, iterations)` is called after each evaluation. With `checkpoint`, the
-        run starts from its saved progress if there is any for these inputs, and saves its
-        progress after an evaluation when `checkpoint.every_seconds` have passed.
+        run starts from its saved progress if there is any for these inputs, saves its
+        progress after an evaluation when `checkpoint.every_seconds` have passed, and after
+        any chunk of steps when `checkpoint.stop_requested()`, raising `StopRequested`.
         """
         if snapshot_at is not None and (snapshot_at % self.cfg.steps_per_call or snapshot_at > self.cfg.iterations):
             raise ValueError(f"snapshot_at ({snapshot_at}) must be a multiple of steps_per_call within the run.")
@@ -248,6 +249,16 @@ class Trainer:
             best, best_row, step, earlier_seconds = meta["best"], meta["best_row"], meta["step"], meta["seconds"]
             checkpoint.resumed(step)
         resumed_at, last_save = step, time.perf_counter()
+
+        def save_progress():
+            checkpoint.save(*self._progress(curves, snapshot, digest=digest, step=step, best=float(best),
+                                            best_row=best_row, seconds=earlier_seconds + time.perf_counter() - t0))
+
+        def stop_if_requested():
+            if checkpoint and checkpoint.stop_requested():
+                save_progress()
+                raise StopRequested(step)
+
         for row, point in enumerate(points):
             if point <= step:
                 continue  # trained before the checkpoint
@@ -256,6 +267,8 @@ class Trainer:
                 step += cfg.steps_per_call
                 if step == snapshot_at:
                     snapshot = keras_masks.get_weights(self.model)
+                if step < point:  # at an evaluation point, stop after the evaluation
+                    stop_if_requested()
             curves[row, :2] = self.evaluate("validation")
             if test_curve:
                 curves[row, 2:] = self.evaluate("test")
@@ -266,11 +279,11 @@ class Trainer:
                 self._save_best()
             if progress is not None:
                 progress(step, cfg.iterations)
-            if checkpoint and step < cfg.iterations and time.perf_counter() - last_save >= checkpoint.every_seconds:
-                seconds = earlier_seconds + time.perf_counter() - t0
-                checkpoint.save(*self._progress(curves, snapshot, digest=digest, step=step, best=float(best),
-                                                best_row=best_row, seconds=seconds))
-                last_save = time.perf_counter()
+            if checkpoint and step < cfg.iterations:
+                stop_if_requested()
+                if time.perf_counter() - last_save >= checkpoint.every_seconds:
+                    save_progress()
+                    last_save = time.perf_counter()
         final = keras_masks.get_weights(self.model)
         seconds = earlier_seconds + time.perf_counter() - t0
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
