@@ -74,7 +74,8 @@ DEEP_COST = {
     "fast": "REDUCED: per setting 1 trial x (rounds 0-2 + 1 reinit) runs: ResNet-20 1,200 iterations (12 runs, about "
             "1 h on 2 cores), VGG-19 1,125 iterations (12 runs, about 2 h on a fast day, 3.5 h on a slow one, 8 h "
             "on a CPU without AVX-512)",
-    "smoke": "tiny runs of 20 iterations at batch 32 (VGG-19 16) on 300 examples; a minute or two per network",
+    "smoke": "tiny runs of 20 iterations at batch 32 (VGG-19 16) on 300 examples, 4-10 runs per network (10 for "
+             "the sweeps); on a CPU without AVX-512 about 10 s a ResNet-20 run and 20-30 s a VGG-19 run",
 }
 
 
