@@ -37,7 +37,7 @@ def conv_config(model="conv2", **pruning) -> ExperimentConfig:
     protocol = model_protocol({"model": model})
     return ExperimentConfig(
         data=DataConfig(dataset="cifar10", max_examples=300),
-        training=TrainingConfig(model=model, iterations=40, eval_every=20, steps_per_call=20, batch_size=60,
+        training=TrainingConfig(model=model, iterations=40, eval_every=20, steps_per_call=20, batch_size=20,
                                 learning_rate=protocol["learning_rate"], eval_batch_size=300),
         pruning=PruningConfig(**{"conv_rate": protocol["conv_rate"], "fc_rate": 0.2, "output_rate": 0.1, **pruning}),
         study=StudyConfig(trials=1, rounds=1, control_rounds=(1,), reinits=1, random_sparse=1, oneshot=False))

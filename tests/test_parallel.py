@@ -46,6 +46,7 @@ def test_two_workers_match_one_and_survive_a_killed_worker(data_dir, tmp_path):
         output.append(line)
         pids += [int(p) for p in re.findall(r"^worker \d+: pid (\d+)", line)]
         if line.startswith("[1/6]"):  # round 0 stored; both workers now start runs that need it
+            assert {os.getpriority(os.PRIO_PROCESS, p) for p in pids} == {os.getpriority(os.PRIO_PROCESS, 0)}
             stored_before = {p: p.stat().st_mtime_ns for p in (tmp_path / "two").rglob("metrics.json")}
             time.sleep(0.5)
             os.kill(pids[0], signal.SIGKILL)
@@ -73,7 +74,8 @@ def test_joins_a_running_ray_cluster_with_paths_relative_to_the_driver(data_dir,
     head = tmp_path / "head"
     head.mkdir()
     subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                    "--disable-usage-stats"], cwd=head, env=ENV, check=True, capture_output=True)
+                    "--disable-usage-stats"], cwd=head, env={**ENV, "RAY_worker_niceness": "0"}, check=True,
+                   capture_output=True)  # workers beside the other pytest worker: not at Ray's nice 15
     try:
         command = fig4(os.path.relpath(data_dir, tmp_path), "store", "results", 2, "--ray-address", "auto",
                        iterations=300)

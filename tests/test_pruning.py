@@ -29,6 +29,16 @@ def test_ties_keep_the_lower_flat_index():
     np.testing.assert_array_equal(new["a"], [[1, 1, 1], [0, 0, 0]])
 
 
+def test_top_k_takes_what_a_stable_sort_takes_for_every_k():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 5, 40).astype(np.float32)  # many ties
+    scores[[3, 17]] = np.nan  # lowest, like the stable sort of -scores puts them last
+    for k in range(scores.size + 1):
+        expected = np.zeros(scores.size, bool)
+        expected[np.argsort(-scores, kind="stable")[:k]] = True
+        np.testing.assert_array_equal(pruning.top_k(scores, k), expected, err_msg=f"k={k}")
+
+
 def test_only_surviving_weights_compete():
     w = {"a": np.array([9.0, 8.0, 1.0, 2.0], np.float32)}
     new = pruning.layerwise_magnitude(w, {"a": np.array([0, 0, 1, 1], np.float32)}, {"a": 0.5})

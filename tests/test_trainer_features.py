@@ -64,6 +64,15 @@ def test_dropout_and_augmentation_do_not_depend_on_earlier_runs(small_mnist, mod
     assert not np.array_equal(_run(plain_trainer, groups, seed=2).val_loss, fresh.val_loss)  # noise is on
 
 
+def test_a_model_drawing_from_tensorflows_global_random_state_is_refused(small_mnist):
+    # Keras' own Dropout: its masks would depend on the runs trained before (see RunSeededDropout).
+    model = tf_keras.Sequential([tf_keras.layers.Flatten(input_shape=small_mnist.train.x.shape[1:]),
+                                 tf_keras.layers.Dense(8), tf_keras.layers.Dropout(0.5), tf_keras.layers.Dense(10)])
+    cfg = TrainingConfig(iterations=200, eval_every=100, steps_per_call=50)
+    with pytest.raises(ValueError, match=r"process-wide random state in training \(RandomUniform\)"):
+        Trainer(model, small_mnist, cfg, tf.distribute.get_strategy(), jit=False)
+
+
 class Crash(Exception):
     pass
 

@@ -67,6 +67,9 @@ class RayWorkers:
             runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]
             ray.init(address=address, runtime_env=runtime_env)
         else:
+            # Ray starts workers at nice 15 (its daemons first), so any other busy process on the
+            # machine, at the default 0, would starve the training; ours run at the driver's priority.
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=max(workers * threads, os.cpu_count() or 1), include_dashboard=False,
                      object_store_memory=256 * 2**20, runtime_env=runtime_env)
         stopping.take_back_signals()

@@ -47,9 +47,9 @@ CONV_PRESETS: dict[str, dict] = {
              "per_model": {m: {"conv_rate": compounded(r, 4), "fc_rate": compounded(0.2, 4),
                                "output_rate": compounded(0.1, 4)}
                            for m, r in (("conv2", 0.1), ("conv4", 0.1), ("conv6", 0.15))}},
-    # Tiny, for tests: 300 examples per split, 60 iterations at batch 20, 1 round.
-    "smoke": {"trials": 1, "iterations": 60, "batch_size": 20, "eval_every": 20, "steps_per_call": 20,
-              "max_examples": 300,
+    # Tiny, for tests: 100 examples per split, 60 iterations at batch 10, 1 round.
+    "smoke": {"trials": 1, "iterations": 60, "batch_size": 10, "eval_every": 20, "steps_per_call": 20,
+              "max_examples": 100,
               "rounds": 1, "control_rounds": (1,), "reinits": 1, "random_sparse": 1, "oneshot": False},
 }
 CONV_COST = {
@@ -59,7 +59,7 @@ CONV_COST = {
             "6-9K iterations (dropout runs 9-13.5K); Figure 5 for Conv-2 about 80 min on 2 cores (15 min a run), "
             "Conv-4 about 2.3x and Conv-6 about 4x that (on a CPU without AVX-512 about 1 h a Conv-4 run); Figure 6 "
             "for Conv-2 4 dropout runs, about 90 min; Figure 10 for Conv-2 5 Strategy 2 runs, about 70 min",
-    "smoke": "tiny runs on 300 examples; about a minute per network",
+    "smoke": "tiny runs on 100 examples; under a minute per network",
 }
 
 

@@ -41,8 +41,8 @@ WARMUP = {m: settings[-1] for m, settings in SETTINGS.items()}
 LR_SWEEP = (0.01, 0.02, 0.03, 0.05, 0.1)
 WARMUP_SWEEP = (0, 5_000, 10_000, 20_000)
 
-# Tiny, for tests: 20 iterations at batch 32 (VGG-19: 16) on 300 examples per split, 1 round.
-_SMOKE = {"trials": 1, "eval_every": 10, "steps_per_call": 10, "batch_size": 32, "max_examples": 300, "rounds": 1,
+# Tiny, for tests: 20 iterations at batch 16 (VGG-19: 8) on 100 examples per split, 1 round.
+_SMOKE = {"trials": 1, "eval_every": 10, "steps_per_call": 10, "batch_size": 16, "max_examples": 100, "rounds": 1,
           "control_rounds": (1,), "reinits": 1, "oneshot": False}
 # Per network; largest first.
 DEEP_PRESETS = {
@@ -63,7 +63,7 @@ DEEP_PRESETS = {
         # of five paper rounds (67.2%: Pm 100, 32.8, 10.8%); one reinit at the smallest Pm.
         "fast": {"trials": 1, "scale_iterations": 0.01, "eval_every": 375, "steps_per_call": 125, "rounds": 2,
                  "control_rounds": (2,), "reinits": 1, "oneshot": False, "conv_rate": compounded(0.2, 5)},
-        "smoke": {**_SMOKE, "scale_iterations": 20 / 112_480, "batch_size": 16},  # VGG-19's step costs 5x ResNet's
+        "smoke": {**_SMOKE, "scale_iterations": 20 / 112_480, "batch_size": 8},  # VGG-19's step costs 5x ResNet's
     },
 }
 DEEP_PRESETS_BY_NAME = per_model_presets(DEEP_PRESETS)
@@ -74,8 +74,9 @@ DEEP_COST = {
     "fast": "REDUCED: per setting 1 trial x (rounds 0-2 + 1 reinit) runs: ResNet-20 1,200 iterations (12 runs, about "
             "1 h on 2 cores), VGG-19 1,125 iterations (12 runs, about 2 h on a fast day, 3.5 h on a slow one, 8 h "
             "on a CPU without AVX-512)",
-    "smoke": "tiny runs of 20 iterations at batch 32 (VGG-19 16) on 300 examples, 4-10 runs per network (10 for "
-             "the sweeps); on a CPU without AVX-512 about 10 s a ResNet-20 run and 20-30 s a VGG-19 run",
+    "smoke": "tiny runs of 20 iterations at batch 16 (VGG-19 8) on 100 examples, 4-10 runs per network (10 for "
+             "the sweeps); on a CPU without AVX-512 about 4 s a ResNet-20 run and 14 s a VGG-19 run on both cores "
+             "(8 s and 23 s on each of two workers): Figure 8 about 1.5 min, Figure 7 about 3.5 min",
 }
 
 

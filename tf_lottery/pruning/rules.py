@@ -22,6 +22,21 @@ def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Which of the 1-D `scores` are their k highest, the lower index first among ties (as a
+    stable sort of -scores would take them; NaN counts as lowest), in linear time: sorting
+    VGG-19's 20M weights took seconds a round."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    kept = np.zeros(scores.size, bool)
+    if k == scores.size:
+        kept[:] = True
+    elif k > 0:
+        kth = np.partition(scores, scores.size - k)[scores.size - k]
+        kept = scores > kth
+        kept[np.flatnonzero(scores == kth)[: k - int(kept.sum())]] = True
+    return kept
+
+
 def _keep_top(scores: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], keep: Mapping[str, int]) -> Mask:
     """Per layer, keep the `keep[name]` highest-scoring weights that `mask` still keeps."""
     new = {}
@@ -30,10 +45,8 @@ def _keep_top(scores: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], 
         k = keep[name]
         if not 0 <= k <= alive.size:
             raise ValueError(f"Cannot keep {k} weights of {name!r}: {alive.size} survive.")
-        # A stable sort of -score keeps the lower index first among ties.
-        order = np.argsort(-scores[name].reshape(-1)[alive], kind="stable")
         flat = np.zeros(m.size, np.float32)
-        flat[alive[order[:k]]] = 1.0
+        flat[alive[top_k(scores[name].reshape(-1)[alive], k)]] = 1.0
         new[name] = flat.reshape(m.shape)
     return new
 
@@ -81,9 +94,8 @@ def global_magnitude(weights: Weights, mask: Mapping[str, np.ndarray], rate: flo
     mags = _magnitudes(weights, mask)
     alive = np.concatenate([mags[n].reshape(-1)[mask[n].reshape(-1) > 0] for n in layers])
     k = keep_after_rate(alive.size, rate)
-    # Pool order is (layer order, flat index), so the stable sort gives the documented tie-break.
-    kept = np.zeros(alive.size, bool)
-    kept[np.argsort(-alive, kind="stable")[:k]] = True
+    # Pool order is (layer order, flat index), so top_k gives the documented tie-break.
+    kept = top_k(alive, k)
     keep, start = {n: int(mask[n].sum()) for n in mask}, 0
     for n in layers:
         keep[n] = int(kept[start : start + keep[n]].sum())

@@ -20,7 +20,10 @@ pathologically slow, so conv nets train as plain `tf.function`s using oneDNN the
 
 Every random draw of a run comes from the run's seeds: batch order from `order_seed`,
 dropout (run-seeded generators) and augmentation (stateless, keyed by the step) from
-`noise_seed`. A diverged run (non-finite validation loss) stops and is returned marked as
+`noise_seed`. The training step may not draw from TensorFlow's process-wide random state,
+whose draws would depend on the runs a worker trained before; the trainer refuses such a
+model (re-seeding that state per run would clear TensorFlow's kernel cache, which costs a
+conv net seconds of re-instantiation every run). A diverged run (non-finite validation loss) stops and is returned marked as
 such, since in learning-rate sweeps divergence is a result. Given a `Checkpoint`, a run
 saves its progress as it trains and resumes from it (see `checkpoint.py`).
 """
@@ -34,7 +37,6 @@ from typing import Callable
 
 import numpy as np
 import tensorflow as tf
-import tf_keras
 
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data.datasets import Dataset
@@ -44,6 +46,12 @@ from tf_lottery.pruning import masks
 from tf_lottery.training.augment import pad_crop_flip
 from tf_lottery.training.checkpoint import Checkpoint, StopRequested, run_digest
 from tf_lottery.training.schedules import optimizer_for
+
+# Random ops that draw from the process-wide state (held by their kernels, seeded by
+# tf.random.set_seed). Run-seeded generators (StatefulUniform...) and stateless ops are not among them.
+GLOBAL_RANDOM_OPS = frozenset({"RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal",
+                               "ParameterizedTruncatedNormal", "RandomShuffle", "Multinomial", "RandomGamma",
+                               "RandomPoisson", "RandomPoissonV2"})
 
 
 @dataclass
@@ -95,6 +103,14 @@ def _epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray
     return batches
 
 
+def global_random_ops(function: tf.types.experimental.ConcreteFunction) -> set[str]:
+    """The process-wide random ops in `function`'s graph, loop bodies included."""
+    graph = function.graph.as_graph_def()
+    ops = {node.op for node in graph.node}
+    ops.update(node.op for f in graph.library.function for node in f.node_def)
+    return ops & GLOBAL_RANDOM_OPS
+
+
 def start_run(model, optimizer, start_weights: dict, mask: dict) -> None:
     """Start a run on reused variables: weights (batch-norm statistics included) and masks
     as given, optimizer state zeroed (its step counter too, which restarts any learning-rate
@@ -131,6 +147,12 @@ class Trainer:
                 for name, split in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test))
             }
         self._train_chunk = tf.function(self._train_chunk_fn, jit_compile=self.jit)
+        drawn = global_random_ops(self._train_chunk.get_concrete_function(
+            tf.TensorSpec([cfg.steps_per_call, cfg.batch_size], tf.int32)))  # the trace every chunk reuses
+        if drawn:
+            raise ValueError(f"Model {model.name!r} draws from TensorFlow's process-wide random state in training "
+                             f"({', '.join(sorted(drawn))}), so its runs would depend on what ran before them. Use "
+                             "tf_lottery.models.layers.RunSeededDropout for dropout, stateless ops for the rest.")
         self._evaluate = tf.function(self._evaluate_distributed_fn if self.distributed else self._evaluate_fn,
                                      jit_compile=self.jit)
         self._save_best = tf.function(lambda: [b.assign(v) for b, v in zip(self._best, self.model.weights)])
@@ -215,7 +237,6 @@ class Trainer:
     def reset(self, start_weights: dict, mask: dict, noise_seed: int = 0) -> None:
         """Start a run: weights, masks, a fresh optimizer, and every random stream re-seeded."""
         start_run(self.model, self.optimizer, start_weights, mask)
-        tf_keras.utils.set_random_seed(noise_seed)  # whatever Keras draws outside our own generators
         reset_random_state(self.model, noise_seed)
         self._noise_seed.assign(noise_seed)
 
