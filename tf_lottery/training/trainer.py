@@ -23,9 +23,10 @@ dropout (run-seeded generators) and augmentation (stateless, keyed by the step) 
 `noise_seed`. The training step may not draw from TensorFlow's process-wide random state,
 whose draws would depend on the runs a worker trained before; the trainer refuses such a
 model (re-seeding that state per run would clear TensorFlow's kernel cache, which costs a
-conv net seconds of re-instantiation every run). A diverged run (non-finite validation loss) stops and is returned marked as
-such, since in learning-rate sweeps divergence is a result. Given a `Checkpoint`, a run
-saves its progress as it trains and resumes from it (see `checkpoint.py`).
+conv net seconds of re-instantiation every run). A diverged run (non-finite validation
+loss) stops and is returned marked as such, since in learning-rate sweeps divergence is a
+result. Given a `Checkpoint`, a run saves its progress as it trains and resumes from it
+(see `checkpoint.py`).
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ from tf_lottery.training.checkpoint import Checkpoint, StopRequested, run_digest
 from tf_lottery.training.schedules import optimizer_for
 
 # Random ops that draw from the process-wide state (held by their kernels, seeded by
-# tf.random.set_seed). Run-seeded generators (StatefulUniform...) and stateless ops are not among them.
+# tf.random.set_seed). Run-seeded generators (RngReadAndSkip + stateless ops) are not among them.
 GLOBAL_RANDOM_OPS = frozenset({"RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal",
                                "ParameterizedTruncatedNormal", "RandomShuffle", "Multinomial", "RandomGamma",
                                "RandomPoisson", "RandomPoissonV2"})
