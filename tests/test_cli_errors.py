@@ -2,14 +2,19 @@
 presets' results are not replaced by smaller ones, run.json is portable."""
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import ROOT
 from test_lottery import IN_THIS_PROCESS, load_script
 from tf_lottery.analysis.provenance import relative_to_project
+from tf_lottery.figures.lenet import PRESETS
+from tf_lottery.figures.runner import ResultsInTheWay, check_results_folder
 
 
 def run_script(*args, env=None):
@@ -32,6 +37,60 @@ def test_settings_that_do_not_fit_the_model_are_refused_before_training(tmp_path
                                            *IN_THIS_PROCESS, "--store", str(tmp_path / "runs"),
                                            "--results", str(tmp_path / "results")])
     assert code == 2 and "different rates" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["store", "results"])
+@pytest.mark.parametrize("where", ["under_a_file", "/proc/tf_lottery_test"])
+def test_a_folder_that_cannot_be_written_is_refused_before_training(data_dir, tmp_path, capsys, folder, where):
+    (tmp_path / "a_file").write_text("")
+    paths = {"store": tmp_path / "runs", "results": tmp_path / "results"}
+    paths[folder] = tmp_path / "a_file" / folder if where == "under_a_file" else Path(where)
+    code = load_script("fig4_lenet").main(["--preset", "smoke", *IN_THIS_PROCESS, "--data-dir", str(data_dir),
+                                           "--store", str(paths["store"]), "--results", str(paths["results"])])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--{folder} {paths[folder]}" in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists()  # nothing trained, no store opened
+
+
+# Two workers: the driver checks, before Ray starts workers that would each fail.
+@pytest.mark.parametrize("workers", [IN_THIS_PROCESS, ("--workers", "2")], ids=["in_process", "two_workers"])
+def test_a_batch_larger_than_the_training_set_is_refused_before_training(data_dir, tmp_path, capsys, workers):
+    code = load_script("fig4_lenet").main(["--preset", "smoke", *workers, "--max-examples", "50",
+                                           "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
+                                           "--results", str(tmp_path / "results")])
+    assert code == 2 and "The batch of 60 exceeds the 50 training examples" in capsys.readouterr().err
+    assert not list((tmp_path / "runs").rglob("metrics.json"))
+
+
+def test_no_tpu_is_one_message_without_traceback(tmp_path):
+    done = run_script("--preset", "smoke", "--strategy", "tpu", "--tpu", "local", "--store", str(tmp_path / "runs"),
+                      "--results", str(tmp_path / "results"))
+    assert done.returncode == 2 and "error: --strategy tpu --tpu local: no TPU reached" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_data_folder_that_is_a_file_says_so(tmp_path, capsys):
+    (tmp_path / "data").write_text("")
+    code = load_script("fig4_lenet").main(["--preset", "smoke", *IN_THIS_PROCESS, "--data-dir", str(tmp_path / "data"),
+                                           "--store", str(tmp_path / "runs"), "--results", str(tmp_path / "results")])
+    assert code == 2 and "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset, held, selected, refusal", [
+    ("fast", "a, b, c", "a", "holds results of 3 settings, of which these flags select 1"),  # --model conv2
+    ("fast", "a", "b", "holds results of other settings (run hash a)"),  # another network, a changed flag
+    ("fast", "a", "a, b", None), ("fast", "a, b", "b, a", None),  # more settings, or the same
+    ("smoke", "a", "b", None)])  # results/smoke is scratch
+def test_results_of_settings_these_flags_do_not_select_are_not_replaced(tmp_path, preset, held, selected, refusal):
+    (tmp_path / "run.json").write_text(json.dumps({"preset": preset, "run_hash": held}))
+    cfg = [SimpleNamespace(run_hash=lambda h=h: h) for h in selected.split(", ")]
+    options = SimpleNamespace(preset=preset, overwrite=False)
+    if refusal is None:
+        check_results_folder(tmp_path, PRESETS, options, cfg)
+    else:
+        with pytest.raises(ResultsInTheWay, match=re.escape(refusal)):
+            check_results_folder(tmp_path, PRESETS, options, cfg)
+        check_results_folder(tmp_path, PRESETS, SimpleNamespace(preset=preset, overwrite=True), cfg)
 
 
 def test_a_smaller_preset_does_not_replace_a_larger_ones_results(data_dir, tmp_path, capsys):

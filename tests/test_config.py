@@ -94,11 +94,20 @@ def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash
                                   ["--ray-address", "auto", "--workers", "1"], ["--gpus-per-worker", "-1"],
                                   ["--gpus-per-worker", "1", "--workers", "1"], ["--model", "alexnet"],
                                   ["--lr-drops", "60000"], ["--global-groups", "attention"], ["--xla", "maybe"],
-                                  ["--rewind-iteration", "100"], ["--reset", "rewind", "--rewind-iteration", "150"]])
+                                  ["--rewind-iteration", "100"], ["--reset", "rewind", "--rewind-iteration", "150"],
+                                  ["--learning-rate", "nan"], ["--weight-decay", "inf"], ["--lr-drop-factor", "0"],
+                                  ["--random-sparse", "-1"], ["--gpus-per-worker", "nan", "--workers", "2"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         parse(argv)
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", [TrainingConfig(learning_rate=float("nan")), TrainingConfig(weight_decay=float("inf")),
+                                    XorConfig(learning_rate=float("inf"))], ids=["nan_lr", "inf_decay", "xor_inf_lr"])
+def test_settings_that_are_not_finite_are_refused_from_python_too(config):
+    with pytest.raises(ValueError, match="finite"):  # nan passes every range check by comparing False
+        config.validate()
 
 
 HELP_OF_EVERY_SCRIPT = """
@@ -130,3 +139,18 @@ def test_every_script_prints_its_help():
     for script, (code, out, err) in results.items():
         assert code == 0, (script, err[-2000:])
         assert "--preset" in out and "--store" in out and "Traceback" not in err, script
+
+
+@pytest.mark.parametrize("record", sorted((ROOT / "results").glob("*/run.json")), ids=lambda p: p.parent.name)
+def test_each_committed_results_command_still_means_its_recorded_runs(record):
+    """The command in run.json, parsed by today's code, gives the run hash it recorded: else
+    rerunning it would silently train other runs (as v1_xor's default did, at Lenet's 50K
+    iterations instead of its own 10K, once its flags were scaled by Lenet's protocol)."""
+    from test_lottery import load_script
+    from tf_lottery.figures.runner import parse_figure, run_hash_text
+    from tf_lottery.figures.spec import Figure
+
+    recorded = json.loads(record.read_text())
+    script, *argv = recorded["command"].split()[1:]
+    figure = next(v for v in vars(load_script(Path(script).stem)).values() if isinstance(v, Figure))
+    assert run_hash_text(parse_figure(figure, argv)[1]) == recorded["run_hash"]

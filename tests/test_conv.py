@@ -10,12 +10,12 @@ import tf_keras
 
 from test_lottery import IN_THIS_PROCESS
 from tf_lottery.analysis import plots
-from tf_lottery.cli import LOTTERY_SECTIONS, model_protocol, parse_config
+from tf_lottery.cli import model_protocol
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 from tf_lottery.data.datasets import load_dataset
 from tf_lottery.execution.store import RunStore, StoreMismatch
 from tf_lottery.figures import conv
-from tf_lottery.figures.runner import run_figure
+from tf_lottery.figures.runner import parse_figure, run_figure
 from tf_lottery.figures.strategies import FIG9, FIG10
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec
 from tf_lottery.models import layers
@@ -122,9 +122,7 @@ def test_a_store_refuses_runs_on_other_data(cifar, tmp_path):
 
 
 def parse(figure, argv):
-    return parse_config(argv, "", LOTTERY_SECTIONS, figure.presets, figure.preset_cost,
-                        lambda sections, seed: ExperimentConfig(**sections, seed=seed), protocol=model_protocol,
-                        variants=figure.variants)[1]
+    return parse_figure(figure, argv)[1]
 
 
 def test_presets_scale_each_protocol_and_flags_select_variants():

@@ -163,12 +163,10 @@ def test_resnet20_on_two_replicas_matches_one_device_and_keeps_pruned_weights_ze
             assert np.all(replica.numpy()[mask[name] == 0] == 0.0), (name, replica.device)
 
 
-def test_deep_scripts_run_their_smoke_presets_sharing_runs(data_dir, tmp_path, capsys):
+def test_deep_scripts_run_their_smoke_presets_sharing_runs(data_dir, tmp_path):
     common = [*SMOKE, "--model", "resnet20", "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
               "--results", str(tmp_path / "results")]
     assert run_figure(deep.FIG8, common) == 0  # 3 settings x (2 tickets + 1 reinit)
-    assert run_figure(deep.FIG8, [*common, "--learning-rate", "0.01"]) == 2  # one setting must not replace three
-    assert "holds results of 3 settings, of which these flags select 1" in capsys.readouterr().err
     assert run_figure(deep.FIG38_41, common) == 0
     assert run_figure(deep.FIG44_45, [*common, "--warmup-iterations", "20000"]) == 0  # one setting: Figure 8's
     assert run_figure(deep.FIG42_43, [*common, "--learning-rate", "0.01"]) == 0

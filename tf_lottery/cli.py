@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 
 from tf_lottery.execution.xla import XLA_CHOICES
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 
+SCRATCH_PRESET = "smoke"  # for tests and trying flags: results/smoke by default, freely replaced
 LOTTERY_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningConfig, "study": StudyConfig}
 
 
@@ -22,6 +24,17 @@ def _flag(name: str) -> str:
 def _parse_list(kind: str):
     item = int if kind == "int_list" else str
     return lambda text: tuple(item(x) for x in text.split(",") if x.strip())
+
+
+def finite_float(text: str) -> float:
+    """A float flag's value: nan and inf parse as floats but would only fail after training."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def _help(text: str) -> str:
@@ -42,7 +55,7 @@ def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type])
             elif "type" in meta:
                 kw["type"], kw["metavar"] = _parse_list(meta["type"]), "A,B,..."
             else:
-                kw["type"] = type(f.default)
+                kw["type"] = finite_float if isinstance(f.default, float) else type(f.default)
                 if "choices" in meta:
                     kw["choices"] = meta["choices"]
             group.add_argument(_flag(f.name), dest=f.name, **kw)
@@ -57,7 +70,7 @@ def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> No
                             "Ray (default: the number of CPU cores, or 1 with a --strategy other than default).")
     group.add_argument("--threads-per-worker", type=int, default=1,
                        help="TensorFlow intra-op threads per worker (0: TensorFlow's default, all cores).")
-    group.add_argument("--gpus-per-worker", type=float, default=0.0,
+    group.add_argument("--gpus-per-worker", type=finite_float, default=0.0,
                        help="GPUs Ray assigns each worker (0.5: two workers share one). Ray hides GPUs from "
                             "workers given none, so set it on GPU machines (default 0: workers use CPUs).")
     group.add_argument("--ray-address", default=None,
@@ -137,7 +150,7 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)
     if options.results is None:
-        options.results = "results/smoke" if options.preset == "smoke" else "results"
+        options.results = "results/smoke" if options.preset == SCRATCH_PRESET else "results"
     explicit = {k: v for k, v in args.items() if v is not None}
     # On a field the variants set, a flag selects variants: one value, or several (a,b).
     selected = {k: set(explicit.pop(k).split(",")) if isinstance(explicit[k], str) else {explicit.pop(k)}
@@ -149,6 +162,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                      f"{'; '.join(', '.join(f'{k}={v[k]}' for k in v) for v in variants)}; "
                      f"{', '.join(f'{_flag(k)} {args[k]}' for k in selected)} selects none of them.")
 
+    defaults = {f.name: f.default for cls in sections.values() for f in dataclasses.fields(cls)}
+
     def build(variant: dict):
         preset = dict(presets[options.preset])
         per_model = preset.pop("per_model", {})
@@ -159,8 +174,9 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
         protocol_values = protocol(asked)
         chosen = {**protocol_values, **asked}
-        chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", TrainingConfig.iterations),
-                                       None if "iterations" in explicit else scale, explicit))
+        if "iterations" in defaults:  # the sections' own default: XOR's is not Lenet's
+            chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", defaults["iterations"]),
+                                           None if "iterations" in explicit else scale, explicit))
         built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
                                  if f.name in chosen and f.name != "seed"})
                  for section, cls in sections.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 # Bump when a change makes stored runs mean something else (a changed default still
@@ -53,10 +54,23 @@ def identity_hash(values: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+class SettingsError(ValueError):
+    """Settings that parse but cannot be used: they do not fit the model, the data or the
+    devices, or a folder cannot be written. Scripts print it as one line (exit status 2)."""
+
+
 def _positive(**values) -> None:
     bad = {k: v for k, v in values.items() if v < 1}
     if bad:
         raise ValueError(f"These settings must be >= 1: {bad}.")
+
+
+def require_finite(settings) -> None:
+    """nan compares False with every bound, so range checks alone let it through."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    bad = {k: v for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
+    if bad:
+        raise ValueError(f"These settings must be finite numbers: {bad}.")
 
 
 @dataclass(frozen=True)
@@ -116,8 +130,10 @@ class TrainingConfig:
                 f"steps_per_call ({self.steps_per_call}) must divide eval_every ({self.eval_every}), "
                 f"which must divide iterations ({self.iterations})."
             )
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+        require_finite(self)
+        if self.learning_rate <= 0 or self.adam_epsilon <= 0 or self.lr_drop_factor <= 0:
+            raise ValueError(f"learning_rate, adam_epsilon and lr_drop_factor must be positive, got "
+                             f"{self.learning_rate}, {self.adam_epsilon}, {self.lr_drop_factor}.")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.dropout < 1 \
                 or not 0 <= self.conv_dropout < 1:
             raise ValueError("weight_decay must be >= 0, momentum, dropout and conv_dropout in [0, 1).")
@@ -204,8 +220,8 @@ class ExperimentConfig:
             raise ValueError(f"rewind_iteration ({self.pruning.rewind_iteration}) must be a multiple of steps_per_call "
                              f"({self.training.steps_per_call}) within the {self.training.iterations} iterations.")
         _positive(trials=self.study.trials, validation_size=self.data.validation_size)
-        if self.study.rounds < 0 or self.study.reinits < 0:
-            raise ValueError("rounds and reinits must be >= 0.")
+        if min(self.study.rounds, self.study.reinits, self.study.random_sparse) < 0:
+            raise ValueError("rounds, reinits and random_sparse must be >= 0.")
         unknown = set(self.study.reinit_strategies) - {"iterative", "oneshot"}
         if unknown:
             raise ValueError(f"Unknown reinit strategies {sorted(unknown)}; use iterative, oneshot.")

@@ -65,7 +65,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
         return None
     path = Path(chosen).expanduser()
     if not path.is_dir():
-        raise DataError(f"Data folder {path} does not exist (from --data-dir or {ENV_DATA_DIR}).")
+        problem = "is a file, not a folder" if path.exists() else "does not exist"
+        raise DataError(f"Data folder {path} {problem} (from --data-dir or {ENV_DATA_DIR}).")
     return path
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tf_lottery.config import SettingsError
+
 STRATEGIES = ("default", "mirrored", "tpu", "multiworker")
 
 
@@ -44,9 +46,14 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (tf.errors.OpError, OSError, ValueError) as e:  # no TPU there: the user's to fix, not a crash
+        reason = (getattr(e, "message", None) or str(e)).strip().splitlines()[0].split(". ")[0]
+        raise SettingsError(f"--strategy tpu --tpu {tpu}: no TPU reached ({reason}). On a TPU VM use --tpu local; "
+                            f"elsewhere the TPU's name or grpc:// address.") from None
     return tf.distribute.TPUStrategy(resolver)
 
 

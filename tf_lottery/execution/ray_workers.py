@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import tf_lottery
+from tf_lottery.config import SettingsError
 from tf_lottery.execution import stopping
 from tf_lottery.execution.scheduling import RunFailed
 from tf_lottery.training.checkpoint import StopRequested
@@ -65,7 +66,11 @@ class RayWorkers:
         runtime_env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}}
         if address is not None:  # ship this package to the cluster's nodes
             runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]
-            ray.init(address=address, runtime_env=runtime_env)
+            try:
+                ray.init(address=address, runtime_env=runtime_env)
+            except ConnectionError as e:
+                raise SettingsError(f"--ray-address {address}: {e}. Start the cluster first (ray start --head) "
+                                    f"or leave out --ray-address to start a local one.") from None
         else:
             # Ray starts workers at nice 15 (its daemons first), so any other busy process on the
             # machine, at the default 0, would starve the training; ours run at the driver's priority.

@@ -14,6 +14,7 @@ from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, 
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
 from tf_lottery.models.registry import prunable_sizes
 from tf_lottery.pruning.strategies import PruningPlan
+from tf_lottery.training.trainer import require_batch_fits
 
 
 def lottery_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto"):
@@ -61,6 +62,7 @@ def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None
             for cfg in configs:
                 if cfg.data == data:
                     RunStore(store_root, cfg.training.model, cfg).check_data(dataset)
+                    require_batch_fits(cfg.training.batch_size, len(dataset.train))  # else in every worker
 
 
 def sweep_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:

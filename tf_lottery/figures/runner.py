@@ -22,6 +22,7 @@ from typing import Callable
 
 from tf_lottery import cli
 from tf_lottery.analysis import provenance
+from tf_lottery.config import SettingsError
 from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute, stopping
 from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
@@ -36,8 +37,16 @@ class ResultsInTheWay(ValueError):
     """The results folder holds results of a larger preset."""
 
 
-class SettingsError(ValueError):
-    """Settings that parse but do not fit together with the model."""
+def require_writable(folder: Path, flag: str) -> None:
+    """Fail before training rather than after it when `folder` cannot be created or written."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise SettingsError(f"{flag} {folder}: {existing} is a file, not a folder.")
+    try:  # access() is not enough: root may write anywhere except where the file system refuses
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as e:
+        raise SettingsError(f"{flag} {folder} cannot be written ({e.strerror} in {existing}); choose another "
+                            f"folder with {flag}.") from None
 
 
 def execution_record(options) -> dict:
@@ -71,8 +80,10 @@ def train_runs(runs, store, is_stored: Callable, factory: Callable, options, des
 
 
 def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
-    """Refuse to replace results of a larger preset (presets are listed largest first), or
-    of more of the figure's settings than flags such as --model or --learning-rate select."""
+    """Refuse to replace results of a larger preset (presets are listed largest first), or,
+    but for the scratch smoke preset, of settings these flags do not select: more of the
+    figure's settings than flags such as --model or --learning-rate select, or others
+    (another network, a changed flag)."""
     previous = out / "run.json"
     if options.overwrite or not previous.is_file():
         return
@@ -85,9 +96,14 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
         raise ResultsInTheWay(f"{out} holds results of the larger '{old}' preset. Write the '{options.preset}' "
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
     held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hashes(cfg))
-    if old == options.preset and selected < held:
+    if old != options.preset or old == cli.SCRATCH_PRESET or not record.get("run_hash") or held <= selected:
+        return
+    where = "Write them elsewhere (--results DIR) or replace them (--overwrite)."
+    if selected < held:
         raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
-                              f"{len(selected)}. Write them elsewhere (--results DIR) or replace them (--overwrite).")
+                              f"{len(selected)}. {where}")
+    raise ResultsInTheWay(f"{out} holds results of other settings (run hash {', '.join(sorted(held - selected))}) "
+                          f"than these flags select. {where}")
 
 
 def data_source_record(source: str | None) -> str | None:
@@ -102,18 +118,23 @@ def _run_hashes(cfg) -> list[str]:
     return [c.run_hash() for c in cfg] if isinstance(cfg, list) else [cfg.run_hash()]
 
 
-def _run_hash(cfg) -> str:
+def run_hash_text(cfg) -> str:
     """The run hashes as run.json and the log show them."""
     return ", ".join(_run_hashes(cfg))
+
+
+def parse_figure(figure: Figure, argv=None):
+    """The figure's flags -> (options, configuration: a list of them for a figure with variants)."""
+    kind = figure.kind
+    return cli.parse_config(argv, figure.description, kind.sections, figure.presets, figure.preset_cost,
+                            kind.make_config, data=kind.data, strategies=kind.strategies, protocol=kind.protocol,
+                            variants=figure.variants)
 
 
 def run_figure(figure: Figure, argv=None) -> int:
     """Reproduce `figure`; returns the exit status (0; 2 after a user error; 128 + the
     signal's number after a stop asked for by SIGTERM or Ctrl-C)."""
-    kind = figure.kind
-    options, cfg = cli.parse_config(argv, figure.description, kind.sections, figure.presets, figure.preset_cost,
-                                    kind.make_config, data=kind.data, strategies=kind.strategies,
-                                    protocol=kind.protocol, variants=figure.variants)
+    options, cfg = parse_figure(figure, argv)
     with stopping.handling_signals():
         try:
             _run_figure(figure, options, cfg)
@@ -132,7 +153,7 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     started, kind = time.perf_counter(), figure.kind
     out = Path(options.results) / figure.name
     check_results_folder(out, figure.presets, options, cfg)
-    print(f"{figure.name}: preset '{options.preset}', run hash {_run_hash(cfg)}, {options.workers} worker(s)",
+    print(f"{figure.name}: preset '{options.preset}', run hash {run_hash_text(cfg)}, {options.workers} worker(s)",
           flush=True)
     configure_process(options)
     strategy = None
@@ -142,6 +163,8 @@ def _run_figure(figure: Figure, options, cfg) -> None:
             task = strategy.cluster_resolver.task_id
             options.store = str(Path(options.store) / f".worker{task}")
             out = Path(tempfile.mkdtemp(prefix=f"tf_lottery-worker{task}-")) / figure.name
+    require_writable(Path(options.store), "--store")
+    require_writable(out, "--results")
     # Absolute, and the environment variable read here: workers on a Ray cluster share
     # neither this process's working directory nor its environment.
     data_dir = resolve_data_dir(options.data_dir) if kind.data else None
@@ -168,7 +191,7 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     provenance.write_run_json(
         out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
         config=[dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg),
-        run_hash=_run_hash(cfg), store=provenance.relative_to_project(options.store),
+        run_hash=run_hash_text(cfg), store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, execution=execution_record(options),
         wall_seconds=round(time.perf_counter() - started, 1), **extra)
     print(f"Results in {out}")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tf_lottery.pruning import masks
-from tf_lottery.config import identity, identity_hash, option
+from tf_lottery.config import identity, identity_hash, option, require_finite
 from tf_lottery.models.registry import initial_weights
 from tf_lottery.seeds import derive_seed
 from tf_lottery.execution.store import RunStore
@@ -44,6 +44,7 @@ class XorConfig:
     seed: int = option(0, "Base seed of every derived seed.")
 
     def validate(self) -> None:
+        require_finite(self)
         if self.trials < 1 or self.iterations < 1 or self.max_hidden < 2:
             raise ValueError("trials and iterations must be >= 1 and max_hidden >= 2.")
         if not self.prune_to or not all(1 <= k < self.max_hidden for k in self.prune_to):

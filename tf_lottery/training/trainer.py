@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tf_lottery.config import TrainingConfig
+from tf_lottery.config import SettingsError, TrainingConfig
 from tf_lottery.data.datasets import Dataset
 from tf_lottery.models import keras_masks
 from tf_lottery.models.layers import RunSeededDropout, reset_random_state
@@ -74,6 +74,12 @@ class RunResult:
     resumed_at: int = 0  # the iteration a checkpoint resumed it from (0: trained in one go)
 
 
+def require_batch_fits(batch_size: int, n: int) -> None:
+    if batch_size > n:
+        raise SettingsError(f"The batch of {batch_size} exceeds the {n} training examples (what --max-examples "
+                            f"and --validation-size leave); choose a smaller --batch-size.")
+
+
 def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: int) -> np.ndarray:
     """Example indices for steps [start_step, start_step + steps), shape [steps, batch_size].
 
@@ -81,9 +87,8 @@ def batch_indices(n: int, batch_size: int, seed: int, start_step: int, steps: in
     n // batch_size batches; the remainder of each permutation is dropped. Depends only on
     the global step, so any chunking of a run sees the same batches.
     """
+    require_batch_fits(batch_size, n)
     per_epoch = n // batch_size
-    if per_epoch == 0:
-        raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples.")
     out = np.empty((steps, batch_size), np.int32)
     step = start_step
     while step < start_step + steps:
@@ -131,9 +136,10 @@ class Trainer:
         cfg.validate()  # the step arithmetic below relies on it, whoever built the trainer
         self.model, self.cfg, self.strategy = model, cfg, strategy
         self.n_train = len(dataset.train)
+        require_batch_fits(cfg.batch_size, self.n_train)  # before anything is built or trained
         self.replicas = strategy.num_replicas_in_sync
         if cfg.batch_size % self.replicas:
-            raise ValueError(f"The global batch of {cfg.batch_size} cannot be split evenly across "
+            raise SettingsError(f"The global batch of {cfg.batch_size} cannot be split evenly across "
                              f"{self.replicas} replicas; choose a batch size divisible by {self.replicas}.")
         self.distributed = self.replicas > 1 or isinstance(strategy, tf.distribute.TPUStrategy)
         self.jit = jit and not self.distributed
