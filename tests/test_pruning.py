@@ -1,4 +1,6 @@
 """Pruning rules and the schedule: pure functions, no training."""
+import re
+
 import numpy as np
 import pytest
 import tf_keras
@@ -178,3 +180,10 @@ def test_expected_pm_follows_the_lenet_ladder():
     plan = PruningPlan.from_config(PruningConfig(), {"fc1/kernel": "fc", "fc2/kernel": "fc", "output/kernel": "output"})
     sizes = {"fc1/kernel": 784 * 300, "fc2/kernel": 300 * 100, "output/kernel": 1000}
     assert [round(plan.expected_pm(sizes, k), 1) for k in (3, 7, 15)] == [51.3, 21.1, 3.6]
+
+
+@pytest.mark.parametrize("ignore, problem", [(("*shortcut*", "*shortcuts*"), "*shortcuts* matches none"),
+                                             (("*",), "matches all of them")])
+def test_ignore_patterns_that_match_nothing_or_everything_are_refused(ignore, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        PruningPlan.from_config(PruningConfig(conv_rate=0.2, ignore=ignore), GROUPS)

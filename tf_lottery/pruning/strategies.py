@@ -59,6 +59,11 @@ class PruningPlan:
     def from_config(cls, cfg: PruningConfig, groups: Mapping[str, str]) -> "PruningPlan":
         by_group = cfg.group_rates()
         ignored = {n for n in groups if any(fnmatch.fnmatchcase(n, p) for p in cfg.ignore)}
+        unmatched = [p for p in cfg.ignore if not any(fnmatch.fnmatchcase(n, p) for n in groups)]
+        if unmatched or (ignored and ignored == set(groups)):  # a typo would prune what was meant to be kept
+            raise ValueError(f"--ignore {','.join(cfg.ignore)} must match some, not all, of the prunable weights "
+                             f"{', '.join(groups)}" + (f"; {', '.join(unmatched)} matches none." if unmatched else
+                                                       ": it matches all of them."))
         rates = {n: 0.0 if n in ignored else by_group[g] for n, g in groups.items()}
         pools: tuple = ()
         if cfg.scope == "global":
