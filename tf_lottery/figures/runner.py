@@ -34,7 +34,7 @@ EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_ad
 
 
 class ResultsInTheWay(ValueError):
-    """The results folder holds results of a larger preset."""
+    """The results folder holds results of a larger preset, or of settings the flags do not select."""
 
 
 def require_writable(folder: Path, flag: str) -> None:

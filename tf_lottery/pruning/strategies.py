@@ -60,7 +60,7 @@ class PruningPlan:
         by_group = cfg.group_rates()
         ignored = {n for n in groups if any(fnmatch.fnmatchcase(n, p) for p in cfg.ignore)}
         unmatched = [p for p in cfg.ignore if not any(fnmatch.fnmatchcase(n, p) for n in groups)]
-        if unmatched or (ignored and ignored == set(groups)):  # a typo would prune what was meant to be kept
+        if unmatched or ignored == set(groups):  # a typo would prune what was meant to be kept
             raise ValueError(f"--ignore {','.join(cfg.ignore)} must match some, not all, of the prunable weights "
                              f"{', '.join(groups)}" + (f"; {', '.join(unmatched)} matches none." if unmatched else
                                                        ": it matches all of them."))
