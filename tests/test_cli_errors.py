@@ -3,6 +3,7 @@ presets' results are not replaced by smaller ones, run.json is portable."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,17 @@ def test_no_tpu_is_one_message_without_traceback(tmp_path):
                       "--results", str(tmp_path / "results"))
     assert done.returncode == 2 and "error: --strategy tpu --tpu local: no TPU reached" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_ray_address_nothing_answers_at_is_refused_at_once(data_dir, tmp_path, capsys):
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = load_script("fig4_lenet").main(["--preset", "smoke", "--workers", "2", "--ray-address", f"127.0.0.1:{port}",
+                                           "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
+                                           "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--ray-address 127.0.0.1:{port}: nothing answers" in err and "Traceback" not in err, err
 
 
 def test_a_data_folder_that_is_a_file_says_so(tmp_path, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sys
 from pathlib import Path
 from typing import Callable
@@ -42,6 +43,18 @@ class _Worker:
         stopping.ask()
 
 
+def require_reachable(address: str, timeout: float = 10.0) -> None:
+    """Refuse a host:port (or ray://host:port) nothing listens on at once: Ray itself keeps
+    retrying a wrong address for minutes. "auto" is left to Ray."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({e.strerror or e})") from None
+
+
 class RayWorkers:
     """A `scheduling.Backend` of `workers` Ray actors, `threads` intra-op threads and
     `gpus` GPUs (a fraction shares one) each. Ray hides GPUs from an actor that asks for
@@ -67,6 +80,7 @@ class RayWorkers:
         if address is not None:  # ship this package to the cluster's nodes
             runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]
             try:
+                require_reachable(address)
                 ray.init(address=address, runtime_env=runtime_env)
             except ConnectionError as e:
                 raise SettingsError(f"--ray-address {address}: {e}. Start the cluster first (ray start --head) "
