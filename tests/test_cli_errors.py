@@ -1,5 +1,6 @@
-"""What a newcomer meets: user errors exit with one clear message and no traceback, larger
-presets' results are not replaced by smaller ones, run.json is portable."""
+"""What a newcomer meets: user errors exit with one clear message and no traceback, before
+training; results of a larger preset or of other settings are not replaced; run.json is
+portable."""
 import json
 import os
 import re

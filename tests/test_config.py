@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from test_lottery import load_script
 from tf_lottery import cli
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
 from tf_lottery.figures.lenet import PRESET_COST, PRESETS
+from tf_lottery.figures.runner import parse_figure, run_hash_text
+from tf_lottery.figures.spec import Figure
 from tf_lottery.lottery.xor_study import XorConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,10 +149,6 @@ def test_each_committed_results_command_still_means_its_recorded_runs(record):
     """The command in run.json, parsed by today's code, gives the run hash it recorded: else
     rerunning it would silently train other runs (as v1_xor's default did, at Lenet's 50K
     iterations instead of its own 10K, once its flags were scaled by Lenet's protocol)."""
-    from test_lottery import load_script
-    from tf_lottery.figures.runner import parse_figure, run_hash_text
-    from tf_lottery.figures.spec import Figure
-
     recorded = json.loads(record.read_text())
     script, *argv = recorded["command"].split()[1:]
     figure = next(v for v in vars(load_script(Path(script).stem)).values() if isinstance(v, Figure))
