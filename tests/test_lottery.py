@@ -9,6 +9,7 @@ import pytest
 from tf_lottery.pruning import masks
 
 from tf_lottery.analysis import tables
+from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import PruningConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
 from tf_lottery.execution.store import RunStore
@@ -116,6 +117,7 @@ def test_summary_has_the_required_columns_and_recorded_seeds(study):
     assert len(summary) == len(specs) + 1  # round 0 also listed as one-shot's start
     reinits = summary[summary.control == "reinit"]
     assert reinits.reinit_seed.notna().all() and reinits.reinit_seed.nunique() == len(reinits)
+    assert (summary.trained_on == cpu_kind()).all() and "AVX-512" in cpu_kind()  # the CPU each run trained on
     curves = tables.curves_table(experiment.store, specs)
     assert len(curves) == 2 * len(summary)  # evaluations at 100 and 200
 

@@ -75,6 +75,14 @@ def machine() -> dict:
             "hostname": platform.node()}
 
 
+def cpu_kind() -> str:
+    """The CPU a run trained on, recorded with each stored run: float results of the same run
+    differ between CPU generations (oneDNN picks other kernels), so a store filled on
+    different days can mix them."""
+    m = machine()
+    return f"{m['cpu']} {m['cpu_family_model']}, {'AVX-512' if m['avx512'] else 'no AVX-512'}"
+
+
 def write_run_json(path: Path, **fields) -> dict:
     record = {
         "command": " ".join([Path(sys.executable).name] + sys.argv),

@@ -35,6 +35,7 @@ SUMMARY_COLUMNS = RUN_COLUMNS + [
     "key",
     "noise_seed",
     "diverged",
+    "trained_on",
 ]
 
 
@@ -66,6 +67,7 @@ def summary_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
             "pm_prunable": m.get("pm_prunable", m["pm"]),  # runs stored before it existed pruned every layer
             "reinit_seed": m.get("reinit_seed"),
             "random_seed": m.get("random_seed"),
+            "trained_on": m.get("trained_on", "not recorded"),  # runs stored before it was
         })
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     for column in ("reinit_seed", "random_seed"):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_lottery.analysis.provenance import code_version
+from tf_lottery.analysis.provenance import code_version, cpu_kind
 from tf_lottery.config import RUN_SCHEMA, identity_hash
 
 code_version()  # fixed now, when the code is loaded (see code_version)
@@ -152,7 +152,7 @@ class RunStore:
                 path = tmp / f"{name}.npz"
                 _write_npz(path, values)
                 files[path.name] = _sha256(path)
-            record = {**metrics, "files": files, "code_version": code_version()}
+            record = {**metrics, "files": files, "code_version": code_version(), "trained_on": cpu_kind()}
             _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
 
         stored = self._commit_run(key, write)
