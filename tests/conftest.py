@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from tf_lottery.data.datasets import Dataset, Split, load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ROOT = Path(__file__).resolve().parents[1]
+# Script flags that train in the test process, whose TensorFlow is already running (so its
+# threads are set).
+IN_THIS_PROCESS = ("--workers", "1", "--threads-per-worker", "0")
 
 # Two logical CPU devices, so MirroredStrategy has two replicas without a GPU; must be set
 # before TensorFlow initializes. The default strategy keeps using the first one.
@@ -58,3 +62,12 @@ def tiny_config(**study) -> ExperimentConfig:
 def _no_data_env(monkeypatch):
     monkeypatch.delenv("TF_LOTTERY_DATA_DIR", raising=False)
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+def load_script(name):
+    """A script of reproductions/ as a module, to call its main() in the test process."""
+    path = ROOT / "reproductions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -8,6 +8,8 @@ import tarfile
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
 from PIL import Image
 
 from tf_lottery.data import cifar10
@@ -90,9 +92,6 @@ def test_the_lossless_archive_is_preferred_over_the_jpeg_copy(tmp_path):
 
 
 def test_tfds_arrays_are_validated_and_offline_failure_says_what_to_do(monkeypatch):
-    import tensorflow as tf
-    import tensorflow_datasets as tfds
-
     (x, y), (xt, yt) = images(50, 0), images(10, 1)
     monkeypatch.setattr(tfds, "load", lambda *a, **k: [(tf.constant(x), tf.constant(y)), (tf.constant(xt), tf.constant(yt))])
     data = load_dataset("cifar10", validation_size=10)

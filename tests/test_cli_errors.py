@@ -12,8 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT
-from test_lottery import IN_THIS_PROCESS, load_script
+from conftest import IN_THIS_PROCESS, ROOT, load_script
 from tf_lottery.analysis.provenance import relative_to_project
 from tf_lottery.figures.lenet import PRESETS
 from tf_lottery.figures.runner import ResultsInTheWay, check_results_folder

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_lottery import load_script
+from conftest import load_script
 from tf_lottery import cli
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
 from tf_lottery.figures.lenet import PRESET_COST, PRESETS

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from test_lottery import IN_THIS_PROCESS
+from conftest import IN_THIS_PROCESS
 from tf_lottery.analysis import plots
 from tf_lottery.cli import model_protocol
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig

@@ -1,9 +1,13 @@
 """The MNIST loader: real files, the paper's split, and clear failures."""
+import functools
 import gzip
+import json
 import shutil
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import checksums, resource
 
 from tf_lottery.data.datasets import DataError, load_dataset
 from tf_lottery.data.mnist import MNIST_FILES
@@ -82,8 +86,6 @@ def test_missing_folder_and_bad_arguments(tmp_path):
 
 
 def test_tfds_failure_says_how_to_work_offline(monkeypatch):
-    import tensorflow_datasets as tfds
-
     def offline(*args, **kwargs):
         raise ConnectionError("no route to host")
 
@@ -95,12 +97,6 @@ def test_tfds_failure_says_how_to_work_offline(monkeypatch):
 def test_tfds_default_source_gives_the_same_data(data_dir, tmp_path, monkeypatch):
     """The default TFDS path, made to work offline by seeding TFDS's download cache with
     the local files (named as TFDS names its downloads, with the .INFO beside each)."""
-    import functools
-    import json
-
-    import tensorflow_datasets as tfds
-    from tensorflow_datasets.core.download import checksums, resource
-
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     for fname in MNIST_FILES.values():

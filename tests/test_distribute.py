@@ -10,17 +10,16 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tf_lottery.execution import distribute
-
-from tf_lottery.models import keras_masks
-
-from tf_lottery.pruning import masks
-
-from tf_lottery.pruning import rules as pruning
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data.datasets import Split
+from tf_lottery.execution import distribute
+from tf_lottery.models import keras_masks
 from tf_lottery.models.registry import build_model, initial_weights
+from tf_lottery.pruning import masks
+from tf_lottery.pruning import rules as pruning
 from tf_lottery.training.trainer import Trainer
+
+from test_parallel import ENV, fig4, summary
 
 CFG = TrainingConfig(iterations=300, eval_every=100, steps_per_call=50)
 
@@ -105,17 +104,17 @@ def test_thread_limits_are_checked():
 
 
 def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir, tmp_path):
-    from test_parallel import ENV, fig4, summary
-
     ports = []
     for _ in range(2):
         with socket.socket() as s:
             s.bind(("localhost", 0))
             ports.append(s.getsockname()[1])
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     workers = [subprocess.Popen(fig4(data_dir, tmp_path / "store", tmp_path / f"results{i}", 1, "--strategy",
                                      "multiworker", iterations=300),
-                                env={**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
+                                env={**ENV, "TMPDIR": str(scratch), "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
                                                                                                   "index": i}})},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for i in range(2)]
@@ -126,6 +125,7 @@ def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir,
                    check=True, capture_output=True)
 
     assert not (tmp_path / "results1").exists()  # worker 1 kept its results private
+    assert not list(scratch.glob("tf_lottery-*"))  # and removed them
     assert (tmp_path / "store" / ".worker1").is_dir()
     pd.testing.assert_frame_equal(summary(tmp_path / "results0"), summary(tmp_path / "single_results"),
                                   check_exact=False, atol=1e-5)

@@ -1,6 +1,11 @@
 """End-to-end lottery runs on real MNIST (tiny budgets): invariants, resume, outputs."""
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -16,7 +21,7 @@ from tf_lottery.execution.store import RunStore
 from tf_lottery.figures.kinds import LotteryKind
 from tf_lottery.pruning.rules import LotterySchedule
 
-from conftest import tiny_config
+from conftest import IN_THIS_PROCESS, ROOT, load_script, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -159,21 +164,6 @@ def test_interrupted_study_resumes_to_the_same_tables(small_mnist, tmp_path, stu
                                   tables.summary_table(reference.store, specs).drop(columns=drop))
 
 
-# Train in the test process, whose TensorFlow is already running (so its threads are set).
-IN_THIS_PROCESS = ("--workers", "1", "--threads-per-worker", "0")
-
-
-def load_script(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "reproductions" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     fig4 = load_script("fig4_lenet")
     argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir), *IN_THIS_PROCESS,
@@ -185,6 +175,7 @@ def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     record = json.loads((out / "run.json").read_text())
     assert record["preset"] == "smoke" and record["reduced"] and record["runs"]["trained"] == 6
     assert "tensorflow" in record["packages"] and record["machine"]["cores"]
+    assert record["trained_on"] == {cpu_kind(): 6}  # the CPU of each run the tables hold
     fig4.main(argv)  # everything stored: trains nothing
     assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0
 
@@ -212,21 +203,18 @@ def test_global_scope_pools_hidden_layers_and_keeps_output_layerwise(small_mnist
 
 
 def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def command(store, results):
-        return [sys.executable, str(root / "reproductions" / "fig4_lenet.py"), "--preset", "smoke",
+        return [sys.executable, str(ROOT / "reproductions" / "fig4_lenet.py"), "--preset", "smoke",
                 "--iterations", "1500", "--data-dir", str(data_dir), "--store", str(store), "--results", str(results),
                 "--workers", "1"]
 
+    # The uninterrupted study to compare with, beside the interrupted one (much of a process
+    # is single-threaded start-up).
+    with open(tmp_path / "reference.log", "w") as log:  # a file: a full pipe would block it
+        reference = subprocess.Popen(command(tmp_path / "b", tmp_path / "rb"), env=env, stdout=log,
+                                     stderr=subprocess.STDOUT)
     killed = subprocess.Popen(command(tmp_path / "a", tmp_path / "ra"), env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -248,7 +236,7 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
     assert "Stopped on request" in out and "Run the same command again to resume." in out, out
     stored = len(list((tmp_path / "a").rglob("metrics.json")))
     subprocess.run(command(tmp_path / "a", tmp_path / "ra"), env=env, check=True, capture_output=True)
-    subprocess.run(command(tmp_path / "b", tmp_path / "rb"), env=env, check=True, capture_output=True)
+    assert reference.wait(timeout=240) == 0, (tmp_path / "reference.log").read_text()
     resumed = json.loads((tmp_path / "ra" / "fig4_lenet" / "run.json").read_text())["runs"]
     assert resumed["reused"] == stored - 1 and resumed["trained"] == 6 - (stored - 1)
     a = pd.read_csv(tmp_path / "ra" / "fig4_lenet" / "summary.csv").drop(columns="seconds")

@@ -6,8 +6,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from conftest import tiny_config
-from test_lottery import IN_THIS_PROCESS
+from conftest import IN_THIS_PROCESS, tiny_config
 from tf_lottery.analysis import tables
 from tf_lottery.config import PruningConfig
 from tf_lottery.execution.scheduling import InProcess, run_graph

@@ -10,6 +10,8 @@ from tf_lottery.pruning.unit_pruning import prune_units, unit_scores, weight_mas
 from tf_lottery.models.xor import unit_mask_to_masks, xor_model
 from tf_lottery.training.xor_trainer import XorTrainer
 
+from conftest import IN_THIS_PROCESS, load_script
+
 # Three units: unit 0 has big inputs / small output, unit 1 small inputs / big output,
 # unit 2 medium both (largest product).
 W_IN = np.array([[4.0, 0.1, 1.0], [-4.0, 0.3, -1.0]])  # [inputs, units]
@@ -84,8 +86,6 @@ def test_stacked_training_equals_training_each_network_alone():
 
 
 def test_v1_xor_script_smoke(tmp_path):
-    from test_lottery import IN_THIS_PROCESS, load_script
-
     argv = ["--preset", "smoke", "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results"),
             *IN_THIS_PROCESS]
     assert load_script("v1_xor").main(argv) == 0

@@ -18,7 +18,6 @@ PACKAGES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "tensorfl
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-@functools.lru_cache(maxsize=1)
 @functools.lru_cache(maxsize=None)
 def code_version() -> dict:
     """The git commit of this checkout and whether its code differs from it (uncommitted

@@ -11,6 +11,7 @@ and exit with status 2, without a traceback. SIGTERM or Ctrl-C stops the study c
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -150,7 +151,7 @@ def run_figure(figure: Figure, argv=None) -> int:
 
 
 def _run_figure(figure: Figure, options, cfg) -> None:
-    started, kind = time.perf_counter(), figure.kind
+    started = time.perf_counter()
     out = Path(options.results) / figure.name
     check_results_folder(out, figure.presets, options, cfg)
     print(f"{figure.name}: preset '{options.preset}', run hash {run_hash_text(cfg)}, {options.workers} worker(s)",
@@ -162,7 +163,13 @@ def _run_figure(figure: Figure, options, cfg) -> None:
         if not distribute.is_chief(strategy):  # every worker trains every run; only the chief keeps results
             task = strategy.cluster_resolver.task_id
             options.store = str(Path(options.store) / f".worker{task}")
-            out = Path(tempfile.mkdtemp(prefix=f"tf_lottery-worker{task}-")) / figure.name
+            with tempfile.TemporaryDirectory(prefix=f"tf_lottery-worker{task}-") as scratch:
+                return _train_and_report(figure, options, cfg, strategy, Path(scratch) / figure.name, started)
+    return _train_and_report(figure, options, cfg, strategy, out, started)
+
+
+def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started: float) -> None:
+    kind = figure.kind
     require_writable(Path(options.store), "--store")
     require_writable(out, "--results")
     # Absolute, and the environment variable read here: workers on a Ray cluster share
@@ -186,12 +193,15 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
                                 getattr(options, "xla", "auto"))
     stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
+    # Float results of one run differ between CPU generations: say which ones these came from.
+    trained_on = collections.Counter(store.metrics(r.key).get("trained_on", "not recorded") for r in runs)
     out.mkdir(parents=True, exist_ok=True)
     extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
     provenance.write_run_json(
         out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
         config=[dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg),
         run_hash=run_hash_text(cfg), store=provenance.relative_to_project(options.store),
-        data_source=data_source_record(source), runs=stats, execution=execution_record(options),
+        data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),
+        execution=execution_record(options),
         wall_seconds=round(time.perf_counter() - started, 1), **extra)
     print(f"Results in {out}")
