@@ -220,8 +220,8 @@ class ExperimentConfig:
             raise ValueError(f"rewind_iteration ({self.pruning.rewind_iteration}) must be a multiple of steps_per_call "
                              f"({self.training.steps_per_call}) within the {self.training.iterations} iterations.")
         _positive(trials=self.study.trials, validation_size=self.data.validation_size)
-        if min(self.study.rounds, self.study.reinits, self.study.random_sparse) < 0:
-            raise ValueError("rounds, reinits and random_sparse must be >= 0.")
+        if min(self.study.rounds, self.study.reinits, self.study.random_sparse, self.data.max_examples) < 0:
+            raise ValueError("rounds, reinits, random_sparse and max_examples must be >= 0.")
         unknown = set(self.study.reinit_strategies) - {"iterative", "oneshot"}
         if unknown:
             raise ValueError(f"Unknown reinit strategies {sorted(unknown)}; use iterative, oneshot.")
