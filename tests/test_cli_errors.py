@@ -116,6 +116,8 @@ def test_a_smaller_preset_does_not_replace_a_larger_ones_results(data_dir, tmp_p
     assert fig4.main(argv) == 2
     assert "larger 'fast' preset" in capsys.readouterr().err and json.loads((out / "run.json").read_text()) == {
         "preset": "fast"}
+    assert fig4.main(argv + ["--plan"]) == 0  # a plan writes no results: it only warns
+    assert "Note: without --plan this would stop here" in capsys.readouterr().out
     assert fig4.main(argv + ["--overwrite"]) == 0
     record = json.loads((out / "run.json").read_text())
     assert record["preset"] == "smoke" and set(record["code_version"]) == {"commit", "dirty"}
