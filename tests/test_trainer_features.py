@@ -20,7 +20,9 @@ from tf_lottery.pruning import masks
 from tf_lottery.training.augment import PAD, pad_crop_flip
 from tf_lottery.training.checkpoint import Checkpoint, StopRequested
 from tf_lottery.training.schedules import StepWarmup
-from tf_lottery.training.trainer import Trainer
+from tf_lottery.analysis.provenance import cpu_kind
+from tf_lottery.training import trainer as trainer_module
+from tf_lottery.training.trainer import Trainer, where_trained
 from tiny_models import TINY_CONV
 
 
@@ -77,7 +79,7 @@ class Crash(Exception):
     pass
 
 
-def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(small_mnist, tmp_path):
+def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(small_mnist, tmp_path, monkeypatch):
     noisy = {"model": "tiny_conv", "dropout": 0.5, "conv_dropout": 0.3, "augment": True, "eval_every": 50}
     trainer, groups = make_trainer(small_mnist, **noisy)
     whole = _run(trainer, groups, seed=4, snapshot_at=50)
@@ -90,11 +92,15 @@ def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(
         if step == 150:
             raise Crash  # killed after the evaluation at 150, before its checkpoint: resumes from 100
 
+    monkeypatch.setattr(trainer_module, "cpu_kind", lambda: "CPU A")
     with pytest.raises(Crash):
         _run(trainer, groups, seed=4, snapshot_at=50, checkpoint=checkpoint, progress=crash_at_150)
     # The crashed run's weights, optimizer and generators are still in the trainer: all restored.
+    monkeypatch.setattr(trainer_module, "cpu_kind", lambda: "CPU B")  # resumed on another machine
     again = _run(trainer, groups, seed=4, snapshot_at=50, checkpoint=checkpoint)
     assert resumed == [100] and again.resumed_at == 100 and whole.resumed_at == 0
+    assert whole.trained_on == cpu_kind()
+    assert again.trained_on == "CPU A (iterations 0-100); CPU B (iterations 100-200)"
     for field in ("val_loss", "test_acc"):
         np.testing.assert_array_equal(getattr(again, field), getattr(whole, field))
     for weights in ("final_weights", "snapshot"):
@@ -106,6 +112,12 @@ def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(
     assert _run(trainer, groups, seed=5, checkpoint=Checkpoint(checkpoint.load, lambda *_: None)).resumed_at == 0
     store.save(key, {"done": True})
     assert store.checkpoint(key) is None  # a stored run needs no checkpoint
+
+
+def test_where_a_run_trained_merges_the_processes_of_one_cpu():
+    assert where_trained([["A", 0]], 500) == "A"
+    assert where_trained([["A", 0], ["A", 200], ["B", 300], ["B", 400]], 500) == \
+        "A (iterations 0-300); B (iterations 300-500)"
 
 
 def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resumes_from_there(small_mnist,

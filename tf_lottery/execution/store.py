@@ -152,7 +152,8 @@ class RunStore:
                 path = tmp / f"{name}.npz"
                 _write_npz(path, values)
                 files[path.name] = _sha256(path)
-            record = {**metrics, "files": files, "code_version": code_version(), "trained_on": cpu_kind()}
+            record = {**metrics, "files": files, "code_version": code_version(),
+                      "trained_on": metrics.get("trained_on") or cpu_kind()}
             _write_synced(tmp / _METRICS, json.dumps(record, indent=1).encode())
 
         stored = self._commit_run(key, write)

@@ -279,6 +279,7 @@ class LotteryExperiment:
             "train_acc_end": result.train_acc_end,
             "seconds": result.seconds,
             "resumed_at": result.resumed_at,
+            "trained_on": result.trained_on,
             "xla": self.trainer.jit,
             "curves": {"iteration": result.iterations.tolist(), "val_loss": result.val_loss.tolist(),
                        "val_acc": result.val_acc.tolist()},

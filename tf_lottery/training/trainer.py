@@ -39,6 +39,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import SettingsError, TrainingConfig
 from tf_lottery.data.datasets import Dataset
 from tf_lottery.models import keras_masks
@@ -72,6 +73,18 @@ class RunResult:
     diverged: bool = False
     snapshot: dict | None = None  # the weights at `snapshot_at`, if asked for
     resumed_at: int = 0  # the iteration a checkpoint resumed it from (0: trained in one go)
+    trained_on: str = ""  # the CPU(s), with the iterations each trained if it resumed on another
+
+
+def where_trained(segments: list, iterations: int) -> str:
+    """[CPU, first iteration] of each process that trained a run -> the CPU, or each CPU with
+    its iterations when a checkpoint was resumed on another kind of machine (float results
+    differ between CPU generations)."""
+    merged = [s for i, s in enumerate(segments) if i == 0 or s[0] != segments[i - 1][0]]
+    if len(merged) == 1:
+        return merged[0][0]
+    ends = [start for _, start in merged[1:]] + [iterations]
+    return "; ".join(f"{cpu} (iterations {start:,}-{end:,})" for (cpu, start), end in zip(merged, ends))
 
 
 def require_batch_fits(batch_size: int, n: int) -> None:
@@ -267,7 +280,7 @@ class Trainer:
         self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
         curves = np.full((len(points), 4), np.nan)
-        best, best_row, step, earlier_seconds = np.inf, 0, 0, 0.0
+        best, best_row, step, earlier_seconds, segments = np.inf, 0, 0, 0.0, []
         snapshot = keras_masks.get_weights(self.model) if snapshot_at == 0 else None
         digest = run_digest(start_weights, mask, training=dataclasses.asdict(cfg), order_seed=order_seed,
                             noise_seed=noise_seed, test_curve=test_curve, snapshot_at=snapshot_at) if checkpoint else None
@@ -275,12 +288,15 @@ class Trainer:
         if saved is not None and saved[1].get("digest") == digest:
             curves, snapshot, meta = self._restore(*saved)
             best, best_row, step, earlier_seconds = meta["best"], meta["best_row"], meta["step"], meta["seconds"]
+            segments = meta.get("segments", [["not recorded", 0]])  # checkpoints saved before they were
             checkpoint.resumed(step)
         resumed_at, last_save = step, time.perf_counter()
+        segments = segments + [[cpu_kind(), step]]
 
         def save_progress():
             checkpoint.save(*self._progress(curves, snapshot, digest=digest, step=step, best=float(best),
-                                            best_row=best_row, seconds=earlier_seconds + time.perf_counter() - t0))
+                                            best_row=best_row, seconds=earlier_seconds + time.perf_counter() - t0,
+                                            segments=segments))
 
         def stop_if_requested():
             if checkpoint and checkpoint.stop_requested():
@@ -314,10 +330,11 @@ class Trainer:
                     last_save = time.perf_counter()
         final = keras_masks.get_weights(self.model)
         seconds = earlier_seconds + time.perf_counter() - t0
+        trained_on = where_trained(segments, cfg.iterations)
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
             return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
                              curves[:, 3] if test_curve else None, None, *[float("nan")] * 4, final,
-                             seconds, diverged=True, snapshot=snapshot, resumed_at=resumed_at)
+                             seconds, diverged=True, snapshot=snapshot, resumed_at=resumed_at, trained_on=trained_on)
         test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
@@ -338,6 +355,7 @@ class Trainer:
             seconds=seconds,
             snapshot=snapshot,
             resumed_at=resumed_at,
+            trained_on=trained_on,
         )
 
     def _progress(self, curves, snapshot, **meta) -> tuple[dict[str, np.ndarray], dict]:
