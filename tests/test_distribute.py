@@ -114,8 +114,8 @@ def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir,
     scratch.mkdir()
     workers = [subprocess.Popen(fig4(data_dir, tmp_path / "store", tmp_path / f"results{i}", 1, "--strategy",
                                      "multiworker", iterations=300),
-                                env={**ENV, "TMPDIR": str(scratch), "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker",
-                                                                                                  "index": i}})},
+                                env={**ENV, "TMPDIR": str(scratch), "TF_CONFIG": json.dumps(
+                                    {"cluster": cluster, "task": {"type": "worker", "index": i}})},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for i in range(2)]
     for w in workers:

@@ -10,6 +10,7 @@ import tf_keras
 
 from conftest import tiny_config
 from tf_lottery.analysis import tables
+from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import TrainingConfig
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
@@ -20,7 +21,6 @@ from tf_lottery.pruning import masks
 from tf_lottery.training.augment import PAD, pad_crop_flip
 from tf_lottery.training.checkpoint import Checkpoint, StopRequested
 from tf_lottery.training.schedules import StepWarmup
-from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.training import trainer as trainer_module
 from tf_lottery.training.trainer import Trainer, where_trained
 from tiny_models import TINY_CONV
