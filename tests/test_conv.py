@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 import tf_keras
@@ -163,9 +164,27 @@ def test_every_conv_script_runs_its_smoke_preset_sharing_runs(data_dir, tmp_path
         assert (out / name).is_file(), name
 
 
+def test_a_network_is_added_to_a_figure_whose_earlier_runs_are_gone(data_dir, tmp_path):
+    results = ["--data-dir", str(data_dir), "--results", str(tmp_path / "results")]
+    assert run_figure(conv.FIG1, [*SMOKE, "--model", "lenet300_100", "--store", str(tmp_path / "gone"), *results]) == 0
+    first = json.loads((tmp_path / "results" / "fig1_sizes" / "run.json").read_text())
+    added = [*SMOKE, "--model", "conv2", "--store", str(tmp_path / "runs"), *results, "--add-to-results"]
+    assert run_figure(conv.FIG1, added) == 0
+    out = tmp_path / "results" / "fig1_sizes"
+    record, summary = json.loads((out / "run.json").read_text()), pd.read_csv(out / "summary.csv")
+    assert list(dict.fromkeys(summary["network"])) == ["Lenet", "Conv-2"]
+    assert record["run_hash"] == f"{first['run_hash']}, {summary['run_hash'].iloc[-1]}"
+    assert [c["training"]["model"] for c in record["config"]] == ["lenet300_100", "conv2"]
+    assert [(p["run_hash"], p["command"]) for p in record["earlier_results"]] == [([first["run_hash"]],
+                                                                                  first["command"])]
+    assert set(record["data"]) == {"lenet300_100", "conv2"} and sum(record["trained_on"].values()) == 9
+    claims = pd.read_csv(out / "comparison.csv")["claim"]
+    assert {c.split("-")[0] for c in claims} == {"lenet300_100", "conv2"}
+
+
 def test_the_lenet_strategies_script_runs_its_smoke_preset(data_dir, tmp_path):
     argv = [*SMOKE, "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"), "--results", str(tmp_path)]
     assert run_figure(FIG9, argv) == 0
-    tickets = __import__("pandas").read_csv(tmp_path / "fig9_lenet_strategies" / "tickets.csv")
+    tickets = pd.read_csv(tmp_path / "fig9_lenet_strategies" / "tickets.csv")
     assert set(tickets["reset"]) == {"init", "continue"} and set(tickets["control"]) == {"ticket"}
 

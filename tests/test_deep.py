@@ -194,6 +194,13 @@ def test_flags_that_select_no_setting_exit_with_a_message(argv, capsys):
     assert "selects none" in capsys.readouterr().err
 
 
+def test_a_flag_at_its_default_selects_the_settings_that_leave_it_there():
+    # VGG-19's 0.1 with and without warmup: --warmup-iterations 0 picks the one without.
+    cfgs = parse(deep.FIG7, ["--learning-rate", "0.1", "--warmup-iterations", "0"])
+    assert [(c.training.learning_rate, c.training.warmup_iterations) for c in cfgs] == [(0.1, 0)]
+    assert len(parse(deep.FIG7, ["--learning-rate", "0.1"])) == 2
+
+
 def test_the_deep_networks_refuse_dropout():
     with pytest.raises(ValueError, match="no dropout"):
         build_model("resnet20", (32, 32, 3), 10, dropout=0.5)

@@ -139,30 +139,39 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                              "the committed results).")
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace results of a larger preset in the results folder (refused otherwise).")
+    if variants:
+        parser.add_argument("--add-to-results", action="store_true",
+                            help="Add these settings' results to those of other settings in the results folder "
+                                 "(e.g. another network): their rows in its summary.csv are kept, so their runs "
+                                 "need not be in the store, and the figure and comparison show all of them.")
     parser.add_argument("--plan", action="store_true",
                         help="List the runs these flags need, stored or to train, with the time estimate, and exit "
                              "without training or writing results.")
     add_execution_flags(parser, strategies)
     add_config_flags(parser, sections)
     args = vars(parser.parse_args(argv))
-    option_names = ("preset", "data_dir", "store", "results", "overwrite", "plan", "workers", "threads_per_worker",
-                    "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
+    option_names = ("preset", "data_dir", "store", "results", "overwrite", "add_to_results", "plan", "workers",
+                    "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)
+    if options.overwrite and getattr(options, "add_to_results", False):
+        parser.error("--overwrite replaces the results folder's results, --add-to-results keeps them: choose one.")
     if options.results is None:
         options.results = "results/smoke" if options.preset == SCRATCH_PRESET else "results"
     explicit = {k: v for k, v in args.items() if v is not None}
+    defaults = {f.name: f.default for cls in sections.values() for f in dataclasses.fields(cls)}
     # On a field the variants set, a flag selects variants: one value, or several (a,b).
+    # A variant that does not set the field has its default (--warmup-iterations 0: no warmup).
     selected = {k: set(explicit.pop(k).split(",")) if isinstance(explicit[k], str) else {explicit.pop(k)}
                 for k in {k for v in variants for k in v} if k in explicit}
-    chosen_variants = [v for v in variants if all(v.get(k) in values for k, values in selected.items())]
+    chosen_variants = [v for v in variants
+                       if all(v.get(k, defaults.get(k)) in values for k, values in selected.items())]
     if variants and not chosen_variants:
         compared = sorted({k for v in variants for k in v})
         parser.error(f"This figure compares {', '.join(_flag(k) for k in compared)} over "
                      f"{'; '.join(', '.join(f'{k}={v[k]}' for k in v) for v in variants)}; "
                      f"{', '.join(f'{_flag(k)} {args[k]}' for k in selected)} selects none of them.")
 
-    defaults = {f.name: f.default for cls in sections.values() for f in dataclasses.fields(cls)}
 
     def build(variant: dict):
         preset = dict(presets[options.preset])

@@ -17,6 +17,7 @@ import pandas as pd
 from tf_lottery.lottery.experiment import RunSpec
 from tf_lottery.execution.store import RunStore
 
+NOT_RECORDED = "not recorded"  # the CPU of runs stored before it was recorded
 RUN_COLUMNS = ["strategy", "control", "trial", "round", "reinit", "pm"]
 SUMMARY_COLUMNS = RUN_COLUMNS + [
     "pm_prunable",
@@ -67,7 +68,7 @@ def summary_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
             "pm_prunable": m.get("pm_prunable", m["pm"]),  # runs stored before it existed pruned every layer
             "reinit_seed": m.get("reinit_seed"),
             "random_seed": m.get("random_seed"),
-            "trained_on": m.get("trained_on", "not recorded"),  # runs stored before it was
+            "trained_on": m.get("trained_on", NOT_RECORDED),
         })
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     for column in ("reinit_seed", "random_seed"):

@@ -15,6 +15,7 @@ from tf_lottery.analysis import claims as engine
 from tf_lottery.analysis import plots, tables
 from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points, ratio, ticket
 from tf_lottery.figures import lenet
+from tf_lottery.figures.earlier import earlier_field, earlier_seeds, with_earlier
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.lottery.experiment import plan
@@ -90,10 +91,14 @@ def network_columns(cfg) -> dict:
 
 
 def summary_of(ctx: FigureContext) -> pd.DataFrame:
-    """The sweep's summary, with each run's network and kind of run (`run`: winning ticket,
-    random reinit, ...) as plot labels."""
-    summary = tables.sweep_summary(ctx.store, ctx.runs, network_columns)
+    """The sweep's summary (with the rows kept by --add-to-results), with each run's
+    network and kind of run (`run`: winning ticket, random reinit, ...) as plot labels."""
+    summary = with_earlier(tables.sweep_summary(ctx.store, ctx.runs, network_columns), ctx.earlier, list(NETWORK))
     return summary.assign(run=summary["control"].map(LABEL))
+
+
+def models_in(summary: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(summary["model"]))
 
 
 def run_order(df: pd.DataFrame) -> list[str]:
@@ -107,7 +112,8 @@ def networks(df: pd.DataFrame) -> str:
 
 def data_record(ctx: FigureContext) -> dict:
     """run.json fields: which exact data each network's runs trained on (lossy or not)."""
-    records = {cfg.training.model: ctx.store.store_of(cfg).data_record() for cfg in ctx.cfg}
+    records = {**earlier_field(ctx.earlier, "data"),
+               **{cfg.training.model: ctx.store.store_of(cfg).data_record() for cfg in ctx.cfg}}
     lossy = any(r and r["lossy"] for r in records.values())
     return {"data": records, "lossy_data": lossy}
 
@@ -132,7 +138,8 @@ def write_comparison(ctx: FigureContext, summary: pd.DataFrame, claims: list[Cla
 
 
 def study_record(ctx: FigureContext, summary: pd.DataFrame) -> dict:
-    return {**data_record(ctx), "seeds": {"base_seeds": sorted({c.seed for c in ctx.cfg}),
+    seeds = {c.seed for c in ctx.cfg} | earlier_seeds(ctx.earlier)
+    return {**data_record(ctx), "seeds": {"base_seeds": sorted(seeds),
                                           "per_run": "columns init_seed, order_seed, noise_seed, reinit_seed, "
                                                      "random_seed of summary.csv"},
             "training_seconds_of_all_runs": round(float(summary.drop_duplicates(["run_hash", "key"])["seconds"].sum()),
@@ -236,9 +243,8 @@ def report_fig5(ctx: FigureContext) -> dict:
     plots.metric_vs_pm(summary, [("train_acc_end", "Train accuracy at end of training")],
                        ctx.out / "fig13_conv_train_acc.png", f"Figure 13 ({label(ctx)})", hue="network", style="run",
                        style_order=run_order(summary))
-    models = [c.training.model for c in ctx.cfg]
     return {**study_record(ctx, summary),
-            **write_comparison(ctx, summary, conv_claims(models), "Figure 5 (Conv-2/4/6): paper vs reproduction",
+            **write_comparison(ctx, summary, conv_claims(models_in(summary)), "Figure 5 (Conv-2/4/6): paper vs reproduction",
                                "fig5_conv.py")}
 
 
@@ -290,9 +296,8 @@ def report_fig6(ctx: FigureContext) -> dict:
     plots.metric_vs_pm(summary, FIG5_PANELS[:2], ctx.out / "fig6_conv_dropout.png",
                        f"{networks(summary)}: winning tickets with and without dropout ({label(ctx)})", hue="network",
                        style="training")
-    models = sorted({c.training.model for c in ctx.cfg}, key=CONV_MODELS.index)
     return {**study_record(ctx, summary),
-            **write_comparison(ctx, summary, dropout_claims(models), "Figure 6 (dropout): paper vs reproduction",
+            **write_comparison(ctx, summary, dropout_claims(models_in(summary)), "Figure 6 (dropout): paper vs reproduction",
                                "fig6_conv_dropout.py")}
 
 
@@ -337,9 +342,8 @@ def report_fig1(ctx: FigureContext) -> dict:
                        style="run", style_order=run_order(lines))
     plots.per_network(summary, "test_acc_end", "Test accuracy at end of training", ctx.out / "fig14_end_accuracy.png",
                       f"Figure 14: tickets, random reinit, random sparse ({label(ctx)})")
-    models = [c.training.model for c in ctx.cfg]
     return {**study_record(ctx, summary),
-            **write_comparison(ctx, summary, random_claims(models), "Figure 1: paper vs reproduction",
+            **write_comparison(ctx, summary, random_claims(models_in(summary)), "Figure 1: paper vs reproduction",
                                "fig1_sizes.py")}
 
 

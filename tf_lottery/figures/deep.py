@@ -17,8 +17,9 @@ import pandas as pd
 
 from tf_lottery.analysis import plots, tables
 from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points
-from tf_lottery.figures.conv import (LABEL, compounded, label, networks, per_model_presets, run_order, study_record,
-                                     write_comparison)
+from tf_lottery.figures.conv import (LABEL, compounded, label, models_in, networks, per_model_presets, run_order,
+                                     study_record, write_comparison)
+from tf_lottery.figures.earlier import with_earlier
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.lottery.experiment import plan
@@ -103,7 +104,8 @@ def checkpoint_iterations(cfg) -> dict[str, int]:
 def deep_summary(ctx: FigureContext) -> pd.DataFrame:
     """One row per run: the sweep's summary plus validation and test accuracy at each of
     the paper's checkpoints (`val_acc_30K`, `test_acc_30K`, ...; NaN where a run has no test
-    curve), and the iteration each checkpoint read (`iteration_30K`)."""
+    curve), and the iteration each checkpoint read (`iteration_30K`); with the rows kept by
+    --add-to-results."""
     ids = tables.RUN_COLUMNS[:-1]  # a run within its configuration (pm aside)
     frames = []
     for cfg in dict.fromkeys(r.cfg for r in ctx.runs):
@@ -116,6 +118,7 @@ def deep_summary(ctx: FigureContext) -> pd.DataFrame:
         frames.append(frame.assign(run_hash=cfg.run_hash()))
     summary = tables.sweep_summary(ctx.store, ctx.runs, deep_columns)
     summary = summary.merge(pd.concat(frames, ignore_index=True), on=["run_hash", *ids], how="left")
+    summary = with_earlier(summary, ctx.earlier, list(DEEP_MODELS))
     return summary.assign(run=summary["control"].map(LABEL))
 
 
@@ -276,10 +279,6 @@ def sweep_claims(model: str, field: str) -> list[Claim]:
 
 
 # -- reports -------------------------------------------------------------------------------------
-def _models(ctx) -> list[str]:
-    return sorted({c.training.model for c in ctx.cfg}, key=DEEP_MODELS.index)
-
-
 def _panels(model: str, metric: str, label_text: str):
     return [(f"{metric}_acc_{name}", f"{label_text} at {name} iterations") for name, _ in CHECKPOINTS[model]]
 
@@ -289,7 +288,7 @@ def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accur
     checkpoint against Pm, a line per setting, dashed for random reinitialization."""
     summary = deep_summary(ctx)
     summary.to_csv(ctx.out / "summary.csv", index=False)
-    models = _models(ctx)
+    models = models_in(summary)
     for model in models:
         sel = summary[summary["model"] == model]
         for metric, text in metrics:

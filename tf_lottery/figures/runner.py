@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Callable
 
 from tf_lottery import cli
-from tf_lottery.analysis import provenance
+from tf_lottery.analysis import provenance, tables
 from tf_lottery.config import SettingsError
 from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute, stopping
 from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
+from tf_lottery.figures import earlier as earlier_results
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.training.checkpoint import StopRequested
 
@@ -86,7 +87,7 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     figure's settings than flags such as --model or --learning-rate select, or others
     (another network, a changed flag)."""
     previous = out / "run.json"
-    if options.overwrite or not previous.is_file():
+    if options.overwrite or getattr(options, "add_to_results", False) or not previous.is_file():
         return
     try:
         record = json.loads(previous.read_text())
@@ -99,7 +100,8 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hashes(cfg))
     if old != options.preset or old == cli.SCRATCH_PRESET or not record.get("run_hash") or held <= selected:
         return
-    where = "Write them elsewhere (--results DIR) or replace them (--overwrite)."
+    where = ("Write them elsewhere (--results DIR), add them to those (--add-to-results) or replace them "
+             "(--overwrite).")
     if selected < held:
         raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
                               f"{len(selected)}. {where}")
@@ -139,7 +141,8 @@ def run_figure(figure: Figure, argv=None) -> int:
     with stopping.handling_signals():
         try:
             _run_figure(figure, options, cfg)
-        except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, SettingsError) as e:
+        except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, earlier_results.CannotAdd,
+                SettingsError) as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             return 2
         except StopRequested:  # the study said what it saved
@@ -153,14 +156,19 @@ def run_figure(figure: Figure, argv=None) -> int:
 def _run_figure(figure: Figure, options, cfg) -> None:
     started = time.perf_counter()
     out = Path(options.results) / figure.name
+    earlier = None
     try:
         check_results_folder(out, figure.presets, options, cfg)
-    except ResultsInTheWay as e:
+        if getattr(options, "add_to_results", False):
+            earlier = earlier_results.load(out, figure.name, options.preset, _run_hashes(cfg))
+    except (ResultsInTheWay, earlier_results.CannotAdd) as e:
         if not options.plan:  # a plan writes no results
             raise
         print(f"Note: without --plan this would stop here: {e}", flush=True)
     print(f"{figure.name}: preset '{options.preset}', run hash {run_hash_text(cfg)}, {options.workers} worker(s)",
           flush=True)
+    if earlier is not None:
+        print(earlier_results.describe(earlier, out), flush=True)
     configure_process(options)
     strategy = None
     if getattr(options, "strategy", "default") != "default":
@@ -169,11 +177,12 @@ def _run_figure(figure: Figure, options, cfg) -> None:
             task = strategy.cluster_resolver.task_id
             options.store = str(Path(options.store) / f".worker{task}")
             with tempfile.TemporaryDirectory(prefix=f"tf_lottery-worker{task}-") as scratch:
-                return _train_and_report(figure, options, cfg, strategy, Path(scratch) / figure.name, started)
-    return _train_and_report(figure, options, cfg, strategy, out, started)
+                return _train_and_report(figure, options, cfg, strategy, Path(scratch) / figure.name, started, None)
+    return _train_and_report(figure, options, cfg, strategy, out, started, earlier)
 
 
-def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started: float) -> None:
+def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started: float,
+                      earlier: earlier_results.EarlierResults | None) -> None:
     kind = figure.kind
     require_writable(Path(options.store), "--store")
     require_writable(out, "--results")
@@ -199,13 +208,15 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
                                 getattr(options, "xla", "auto"))
     stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
     # Float results of one run differ between CPU generations: say which ones these came from.
-    trained_on = collections.Counter(store.metrics(r.key).get("trained_on", "not recorded") for r in runs)
+    trained_on = collections.Counter(store.metrics(r.key).get("trained_on", tables.NOT_RECORDED) for r in runs)
+    trained_on += earlier_results.count_cpus(earlier)
     out.mkdir(parents=True, exist_ok=True)
-    extra = figure.report(FigureContext(figure, cfg, options, store, runs, out))
+    extra = figure.report(FigureContext(figure, cfg, options, store, runs, out, earlier))
+    config = [dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg)
     provenance.write_run_json(
         out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
-        config=[dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg),
-        run_hash=run_hash_text(cfg), store=provenance.relative_to_project(options.store),
+        **earlier_results.merged_record(earlier, config, _run_hashes(cfg)),
+        store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),
         execution=execution_record(options),
         wall_seconds=round(time.perf_counter() - started, 1), **extra)

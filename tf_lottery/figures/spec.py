@@ -66,6 +66,7 @@ class FigureContext:
     store: object
     runs: list
     out: Path
+    earlier: object = None  # figures/earlier.py's EarlierResults with --add-to-results
 
     @property
     def reduced(self) -> bool:

@@ -15,7 +15,7 @@ from tf_lottery.analysis import plots
 from tf_lottery.analysis.claims import Claim, diff, per_trial, points, ratio
 from tf_lottery.figures import lenet
 from tf_lottery.figures.conv import (ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, NETWORK, label,
-                                     networks, runs_with, study_record, summary_of, write_comparison)
+                                     models_in, networks, runs_with, study_record, summary_of, write_comparison)
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
 
@@ -68,7 +68,7 @@ def report(ctx: FigureContext, figure_number: int, script: str) -> dict:
     plots.metric_vs_pm(tickets, FIG5_PANELS[:2], ctx.out / f"{ctx.figure.name}.png",
                        f"{networks(tickets)}: resetting vs continued training ({label(ctx)})", hue="network",
                        style="strategy_name", style_order=list(STRATEGY.values()))
-    models = list(dict.fromkeys(c.training.model for c in ctx.cfg))
+    models = models_in(summary)
     return {**study_record(ctx, summary),
             **write_comparison(ctx, tickets, strategy_claims(models),
                                f"Figure {figure_number} (Strategy 1 vs 2): paper vs reproduction", script)}

@@ -1,0 +1,90 @@
+"""--add-to-results: the rows of settings the flags do not select are kept from summary.csv,
+each earlier command stays on record, and what cannot be added to is refused clearly."""
+import json
+
+import pandas as pd
+import pytest
+
+from tf_lottery.figures import earlier
+from tf_lottery.figures.conv import FIG1
+from tf_lottery.figures.lenet import FIG4
+from tf_lottery.figures.runner import parse_figure
+
+
+def write_results(out, record, rows):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.json").write_text(json.dumps(record))
+    pd.DataFrame(rows).to_csv(out / "summary.csv", index=False)
+
+
+def rows(*hashes_and_models):
+    return [{"run_hash": h, "model": m, "key": f"trial0/iterative/round0{i}/ticket", "trained_on": "CPU A"}
+            for h, m in hashes_and_models for i in range(2)]
+
+
+RECORD = {"figure": "fig1_sizes", "preset": "fast", "run_hash": "a, b", "config": [{"cfg": "a"}, {"cfg": "b"}],
+          "command": "python fig1_sizes.py --model lenet300_100,conv2", "code_version": {"commit": "c1"},
+          "data": {"lenet300_100": {"lossy": False}, "conv2": {"lossy": True}}, "seeds": {"base_seeds": [0]}}
+
+
+def test_rows_of_the_settings_not_selected_are_kept_and_their_command_recorded(tmp_path):
+    write_results(tmp_path, RECORD, rows(("a", "lenet300_100"), ("b", "conv2")))
+    kept = earlier.load(tmp_path, "fig1_sizes", "fast", ["b", "c"])  # b is retrained, c is new
+    assert kept.run_hashes == ["a"] and set(kept.rows["model"]) == {"lenet300_100"}
+    assert earlier.earlier_field(kept, "data") == {"lenet300_100": {"lossy": False}}
+    assert earlier.count_cpus(kept) == {"CPU A": 2}
+    merged = earlier.merged_record(kept, [{"cfg": "b"}, {"cfg": "c"}], ["b", "c"])
+    assert merged["run_hash"] == "a, b, c" and merged["config"] == [{"cfg": "a"}, {"cfg": "b"}, {"cfg": "c"}]
+    assert merged["earlier_results"] == [{"run_hash": ["a"], "command": RECORD["command"], "preset": "fast",
+                                          "code_version": {"commit": "c1"}}]
+    # Nothing to keep: the folder holds only settings these flags select.
+    assert earlier.load(tmp_path, "fig1_sizes", "fast", ["a", "b"]) is None
+    assert earlier.load(tmp_path / "empty", "fig1_sizes", "fast", ["a"]) is None
+    assert earlier.merged_record(None, {"cfg": "x"}, ["x"]) == {"config": {"cfg": "x"}, "run_hash": "x"}
+
+
+def test_a_chain_of_additions_keeps_each_command_with_the_rows_it_still_gives(tmp_path):
+    # a came from a first command, b from a second that added to it; now b is retrained.
+    record = {**RECORD, "command": "second", "earlier_results": [{"run_hash": ["a"], "command": "first"}]}
+    write_results(tmp_path, record, rows(("a", "lenet300_100"), ("b", "conv2")))
+    merged = earlier.merged_record(earlier.load(tmp_path, "fig1_sizes", "fast", ["b"]), [{"cfg": "b"}], ["b"])
+    assert [(p["run_hash"], p["command"]) for p in merged["earlier_results"]] == [(["a"], "first")]
+    # Now a is retrained: the first command drops out, the second stays for b.
+    merged = earlier.merged_record(earlier.load(tmp_path, "fig1_sizes", "fast", ["a"]), [{"cfg": "a"}], ["a"])
+    assert [(p["run_hash"], p["command"]) for p in merged["earlier_results"]] == [(["b"], "second")]
+
+
+def test_rows_are_ordered_by_network_earlier_rows_first_within_one():
+    new = pd.DataFrame({"model": ["conv2", "lenet300_100"], "new": [True, True]})
+    kept = earlier.EarlierResults(pd.DataFrame({"model": ["conv4", "conv2"], "new": [False, False]}), {})
+    both = earlier.with_earlier(new, kept, ["lenet300_100", "conv2", "conv4"])
+    assert list(zip(both["model"], both["new"])) == [("lenet300_100", True), ("conv2", False), ("conv2", True),
+                                                     ("conv4", False)]
+    assert earlier.with_earlier(new, None, []) is new
+
+
+@pytest.mark.parametrize("change, refusal", [
+    ({"record": {**RECORD, "preset": "paper"}}, "holds results of the 'paper' preset, not 'fast'"),
+    ({"record": {**RECORD, "figure": "fig5_conv"}}, "holds results of 'fig5_conv', not of fig1_sizes"),
+    ({"summary": None}, "no readable summary.csv"),
+    ({"summary": [{"model": "conv2"}]}, "no run_hash column"),
+    ({"record": "{not json"}, "is not valid JSON")])
+def test_what_cannot_be_added_to_is_refused_with_the_way_out(tmp_path, change, refusal):
+    tmp_path.mkdir(exist_ok=True)
+    record = change.get("record", RECORD)
+    (tmp_path / "run.json").write_text(record if isinstance(record, str) else json.dumps(record))
+    summary = change.get("summary", rows(("a", "lenet300_100")))
+    if summary is not None:
+        pd.DataFrame(summary).to_csv(tmp_path / "summary.csv", index=False)
+    with pytest.raises(earlier.CannotAdd, match=refusal) as e:
+        earlier.load(tmp_path, "fig1_sizes", "fast", ["c"])
+    assert "--results DIR" in str(e.value)
+
+
+def test_adding_is_offered_where_settings_are_compared_and_never_with_overwrite(capsys):
+    with pytest.raises(SystemExit):
+        parse_figure(FIG1, ["--add-to-results", "--overwrite"])
+    assert "choose one" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # Figure 4 studies one setting: nothing to add
+        parse_figure(FIG4, ["--add-to-results"])
+    assert parse_figure(FIG1, ["--add-to-results", "--model", "conv4"])[0].add_to_results
