@@ -244,7 +244,8 @@ def report_fig5(ctx: FigureContext) -> dict:
                        ctx.out / "fig13_conv_train_acc.png", f"Figure 13 ({label(ctx)})", hue="network", style="run",
                        style_order=run_order(summary))
     return {**study_record(ctx, summary),
-            **write_comparison(ctx, summary, conv_claims(models_in(summary)), "Figure 5 (Conv-2/4/6): paper vs reproduction",
+            **write_comparison(ctx, summary, conv_claims(models_in(summary)),
+                               "Figure 5 (Conv-2/4/6): paper vs reproduction",
                                "fig5_conv.py")}
 
 
@@ -297,7 +298,8 @@ def report_fig6(ctx: FigureContext) -> dict:
                        f"{networks(summary)}: winning tickets with and without dropout ({label(ctx)})", hue="network",
                        style="training")
     return {**study_record(ctx, summary),
-            **write_comparison(ctx, summary, dropout_claims(models_in(summary)), "Figure 6 (dropout): paper vs reproduction",
+            **write_comparison(ctx, summary, dropout_claims(models_in(summary)),
+                               "Figure 6 (dropout): paper vs reproduction",
                                "fig6_conv_dropout.py")}
 
 
@@ -343,7 +345,8 @@ def report_fig1(ctx: FigureContext) -> dict:
     plots.per_network(summary, "test_acc_end", "Test accuracy at end of training", ctx.out / "fig14_end_accuracy.png",
                       f"Figure 14: tickets, random reinit, random sparse ({label(ctx)})")
     return {**study_record(ctx, summary),
-            **write_comparison(ctx, summary, random_claims(models_in(summary)), "Figure 1: paper vs reproduction",
+            **write_comparison(ctx, summary, random_claims(models_in(summary)),
+                               "Figure 1: paper vs reproduction",
                                "fig1_sizes.py")}
 
 

@@ -100,8 +100,8 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hashes(cfg))
     if old != options.preset or old == cli.SCRATCH_PRESET or not record.get("run_hash") or held <= selected:
         return
-    where = ("Write them elsewhere (--results DIR), add them to those (--add-to-results) or replace them "
-             "(--overwrite).")
+    add = ", add them to those (--add-to-results)" if hasattr(options, "add_to_results") else ""  # figures of variants
+    where = f"Write them elsewhere (--results DIR){add} or replace them (--overwrite)."
     if selected < held:
         raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
                               f"{len(selected)}. {where}")
