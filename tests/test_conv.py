@@ -2,6 +2,7 @@
 Figures 1, 5 and 10, and a smoke run of every conv-net script."""
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -149,12 +150,20 @@ def test_pm_labels_of_networks_sharing_an_axis_never_crowd_each_other():
     assert plots.labelled_ticks([100, 80, 64]) == ["100", "80", "64"]  # one network's ladder keeps every label
 
 
-def test_every_conv_script_runs_its_smoke_preset_sharing_runs(data_dir, tmp_path):
-    common = [*SMOKE, "--model", "conv2", "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
-              "--results", str(tmp_path / "results")]
+@pytest.fixture(scope="module")
+def conv_smoke(data_dir, tmp_path_factory):
+    """The results of every conv script's smoke preset for Conv-2, sharing one store."""
+    root = tmp_path_factory.mktemp("conv_smoke")
+    common = [*SMOKE, "--model", "conv2", "--data-dir", str(data_dir), "--store", str(root / "runs"),
+              "--results", str(root / "results")]
     for figure in (conv.FIG5, conv.FIG1, FIG10, conv.FIG6):
         assert run_figure(figure, common) == 0
-    out = tmp_path / "results"
+    return root / "results"
+
+
+@pytest.mark.xdist_group("conv_smoke")
+def test_every_conv_script_runs_its_smoke_preset_sharing_runs(conv_smoke):
+    out = conv_smoke
     record = json.loads((out / "fig1_sizes" / "run.json").read_text())
     assert record["runs"]["trained"] == 1  # only the random sparse network: the rest came from Figure 5
     assert record["lossy_data"] is True and record["reduced"] is True
@@ -164,17 +173,18 @@ def test_every_conv_script_runs_its_smoke_preset_sharing_runs(data_dir, tmp_path
         assert (out / name).is_file(), name
 
 
-def test_a_network_is_added_to_a_figure_whose_earlier_runs_are_gone(data_dir, tmp_path):
-    results = ["--data-dir", str(data_dir), "--results", str(tmp_path / "results")]
-    assert run_figure(conv.FIG1, [*SMOKE, "--model", "lenet300_100", "--store", str(tmp_path / "gone"), *results]) == 0
-    first = json.loads((tmp_path / "results" / "fig1_sizes" / "run.json").read_text())
-    added = [*SMOKE, "--model", "conv2", "--store", str(tmp_path / "runs"), *results, "--add-to-results"]
-    assert run_figure(conv.FIG1, added) == 0
+@pytest.mark.xdist_group("conv_smoke")
+def test_a_network_is_added_to_a_figure_whose_earlier_runs_are_gone(conv_smoke, data_dir, tmp_path):
     out = tmp_path / "results" / "fig1_sizes"
+    shutil.copytree(conv_smoke / "fig1_sizes", out)  # Conv-2's Figure 1, its store not used here
+    first = json.loads((out / "run.json").read_text())
+    added = [*SMOKE, "--model", "lenet300_100", "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
+             "--results", str(tmp_path / "results"), "--add-to-results"]
+    assert run_figure(conv.FIG1, added) == 0
     record, summary = json.loads((out / "run.json").read_text()), pd.read_csv(out / "summary.csv")
-    assert list(dict.fromkeys(summary["network"])) == ["Lenet", "Conv-2"]
-    assert record["run_hash"] == f"{first['run_hash']}, {summary['run_hash'].iloc[-1]}"
-    assert [c["training"]["model"] for c in record["config"]] == ["lenet300_100", "conv2"]
+    assert list(dict.fromkeys(summary["network"])) == ["Lenet", "Conv-2"]  # the paper's order
+    assert record["run_hash"] == f"{first['run_hash']}, {summary['run_hash'].iloc[0]}"
+    assert [c["training"]["model"] for c in record["config"]] == ["conv2", "lenet300_100"]
     assert [(p["run_hash"], p["command"]) for p in record["earlier_results"]] == [([first["run_hash"]],
                                                                                   first["command"])]
     assert set(record["data"]) == {"lenet300_100", "conv2"} and sum(record["trained_on"].values()) == 9
