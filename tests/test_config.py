@@ -11,6 +11,7 @@ import pytest
 from conftest import load_script
 from tf_lottery import cli
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
+from tf_lottery.figures.earlier import split_hashes
 from tf_lottery.figures.lenet import PRESET_COST, PRESETS
 from tf_lottery.figures.runner import parse_figure, run_hash_text
 from tf_lottery.figures.spec import Figure
@@ -151,6 +152,14 @@ def test_each_committed_results_command_still_means_its_recorded_runs(record):
     rerunning it would silently train other runs (as v1_xor's default did, at Lenet's 50K
     iterations instead of its own 10K, once its flags were scaled by Lenet's protocol)."""
     recorded = json.loads(record.read_text())
-    script, *argv = recorded["command"].split()[1:]
+    earlier = recorded.get("earlier_results", [])  # results added to (--add-to-results): each command's part
+    kept = [h for part in earlier for h in part["run_hash"]]
+    assert split_hashes(recorded["run_hash"]) == kept + hashes_of(recorded["command"])
+    for part in earlier:  # an earlier command's other settings may have been replaced since
+        assert set(part["run_hash"]) <= set(hashes_of(part["command"])), part["command"]
+
+
+def hashes_of(command: str) -> list[str]:
+    script, *argv = command.split()[1:]
     figure = next(v for v in vars(load_script(Path(script).stem)).values() if isinstance(v, Figure))
-    assert run_hash_text(parse_figure(figure, argv)[1]) == recorded["run_hash"]
+    return split_hashes(run_hash_text(parse_figure(figure, argv)[1]))

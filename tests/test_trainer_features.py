@@ -2,6 +2,7 @@
 evaluation, schedules, weight decay, batch norm, augmentation, evaluation batches,
 resuming from a checkpoint."""
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import TrainingConfig
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
-from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, measured_seconds, plan
 from tf_lottery.models import registry
 from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
@@ -22,7 +23,7 @@ from tf_lottery.training.augment import PAD, pad_crop_flip
 from tf_lottery.training.checkpoint import Checkpoint, StopRequested
 from tf_lottery.training.schedules import StepWarmup
 from tf_lottery.training import trainer as trainer_module
-from tf_lottery.training.trainer import Trainer, where_trained
+from tf_lottery.training.trainer import Trainer, steady_seconds, where_trained
 from tiny_models import TINY_CONV
 
 
@@ -120,6 +121,25 @@ def test_where_a_run_trained_merges_the_processes_of_one_cpu():
         "A (iterations 0-300); B (iterations 300-500)"
 
 
+def test_time_estimates_use_a_runs_time_without_its_stalls(small_mnist, monkeypatch):
+    # A paused process or cores shared for a while inflate a run's wall time, and with it the
+    # estimates scaled by it: each evaluation interval's time is replaced by their median.
+    assert steady_seconds(100.0, [1.0, 1.0, 2.0, 50.0]) == 100.0 - 54.0 + 1.5 * 4
+    assert steady_seconds(7.0, []) == 7.0
+    trainer, groups = make_trainer(small_mnist, eval_every=50)  # 4 evaluation intervals
+    now = [0.0]  # a clock that moves only while the process is stalled in its second interval
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def stall(step, total):
+        now[0] += 100.0 if step == 100 else 0.0
+
+    stalled = _run(trainer, groups, seed=3, progress=stall)
+    assert (stalled.seconds, stalled.steady_seconds) == (100.0, 0.0)
+    stored = SimpleNamespace(key="k")
+    assert measured_seconds(SimpleNamespace(metrics=lambda key: {"seconds": 9.0, "steady_seconds": 4.0}), stored) == 4.0
+    assert measured_seconds(SimpleNamespace(metrics=lambda key: {"seconds": 9.0}), stored) == 9.0  # stored before
+
+
 def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resumes_from_there(small_mnist,
                                                                                                  tmp_path):
     trainer, groups = make_trainer(small_mnist)  # 200 iterations, chunks of 50, evaluations at 100 and 200
@@ -131,6 +151,7 @@ def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resu
     with pytest.raises(StopRequested) as stopped:
         _run(trainer, groups, seed=6, checkpoint=stop_at_150)
     assert stopped.value.step == 150 and store.checkpointed_at(key) == 150
+    assert len(store.checkpoint(key)[1]["interval_seconds"]) == 1  # the evaluation interval up to 100
     again = _run(trainer, groups, seed=6, checkpoint=Checkpoint(stop_at_150.load, stop_at_150.save))
     assert again.resumed_at == 150
     np.testing.assert_array_equal(again.val_loss, whole.val_loss)

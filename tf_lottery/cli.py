@@ -172,7 +172,6 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                      f"{'; '.join(', '.join(f'{k}={v[k]}' for k in v) for v in variants)}; "
                      f"{', '.join(f'{_flag(k)} {args[k]}' for k in selected)} selects none of them.")
 
-
     def build(variant: dict):
         preset = dict(presets[options.preset])
         per_model = preset.pop("per_model", {})

@@ -97,7 +97,7 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     if old in order and order.index(old) < order.index(options.preset):
         raise ResultsInTheWay(f"{out} holds results of the larger '{old}' preset. Write the '{options.preset}' "
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
-    held, selected = set(str(record.get("run_hash", "")).split(", ")), set(_run_hashes(cfg))
+    held, selected = set(earlier_results.split_hashes(record.get("run_hash"))), set(_run_hashes(cfg))
     if old != options.preset or old == cli.SCRATCH_PRESET or not record.get("run_hash") or held <= selected:
         return
     add = ", add them to those (--add-to-results)" if hasattr(options, "add_to_results") else ""  # figures of variants

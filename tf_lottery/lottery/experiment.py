@@ -278,6 +278,7 @@ class LotteryExperiment:
             "test_acc_end": result.test_acc_end,
             "train_acc_end": result.train_acc_end,
             "seconds": result.seconds,
+            "steady_seconds": result.steady_seconds,
             "resumed_at": result.resumed_at,
             "trained_on": result.trained_on,
             "xla": self.trainer.jit,
@@ -370,9 +371,10 @@ def estimate_options(store, cfg_of) -> dict:
 
 
 def measured_seconds(store, run) -> float | None:
-    """How long a stored run took to train (None if it diverged and stopped early)."""
+    """How long a stored run took to train without stalls (None if it diverged and stopped
+    early); its wall time if it was stored before that was measured."""
     metrics = store.metrics(run.key)
-    return None if metrics.get("diverged") else metrics.get("seconds")
+    return None if metrics.get("diverged") else metrics.get("steady_seconds") or metrics.get("seconds")
 
 
 def is_stored(store: RunStore, spec: RunSpec) -> bool:

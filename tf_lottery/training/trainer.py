@@ -74,6 +74,7 @@ class RunResult:
     snapshot: dict | None = None  # the weights at `snapshot_at`, if asked for
     resumed_at: int = 0  # the iteration a checkpoint resumed it from (0: trained in one go)
     trained_on: str = ""  # the CPU(s), with the iterations each trained if it resumed on another
+    steady_seconds: float = 0.0  # `seconds` without stalls (see steady_seconds): what time estimates use
 
 
 def where_trained(segments: list, iterations: int) -> str:
@@ -85,6 +86,15 @@ def where_trained(segments: list, iterations: int) -> str:
         return merged[0][0]
     ends = [start for _, start in merged[1:]] + [iterations]
     return "; ".join(f"{cpu} (iterations {start:,}-{end:,})" for (cpu, start), end in zip(merged, ends))
+
+
+def steady_seconds(seconds: float, intervals: list) -> float:
+    """`seconds` with each evaluation interval's time replaced by the intervals' median: the
+    run's time on its machine without the stalls wall time counts (a paused process, cores
+    shared with other work for a while), which would inflate later runs' time estimates."""
+    if not intervals:
+        return seconds
+    return seconds - sum(intervals) + float(np.median(intervals)) * len(intervals)
 
 
 def require_batch_fits(batch_size: int, n: int) -> None:
@@ -280,7 +290,7 @@ class Trainer:
         self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
         curves = np.full((len(points), 4), np.nan)
-        best, best_row, step, earlier_seconds, segments = np.inf, 0, 0, 0.0, []
+        best, best_row, step, earlier_seconds, segments, intervals = np.inf, 0, 0, 0.0, [], []
         snapshot = keras_masks.get_weights(self.model) if snapshot_at == 0 else None
         digest = run_digest(start_weights, mask, training=dataclasses.asdict(cfg), order_seed=order_seed,
                             noise_seed=noise_seed, test_curve=test_curve, snapshot_at=snapshot_at) if checkpoint else None
@@ -289,14 +299,16 @@ class Trainer:
             curves, snapshot, meta = self._restore(*saved)
             best, best_row, step, earlier_seconds = meta["best"], meta["best_row"], meta["step"], meta["seconds"]
             segments = meta.get("segments", [["not recorded", 0]])  # checkpoints saved before they were
+            intervals = meta.get("interval_seconds", [])
             checkpoint.resumed(step)
         resumed_at, last_save = step, time.perf_counter()
+        interval_start = last_save
         segments = segments + [[cpu_kind(), step]]
 
         def save_progress():
             checkpoint.save(*self._progress(curves, snapshot, digest=digest, step=step, best=float(best),
                                             best_row=best_row, seconds=earlier_seconds + time.perf_counter() - t0,
-                                            segments=segments))
+                                            segments=segments, interval_seconds=intervals))
 
         def stop_if_requested():
             if checkpoint and checkpoint.stop_requested():
@@ -323,6 +335,8 @@ class Trainer:
                 self._save_best()
             if progress is not None:
                 progress(step, cfg.iterations)
+            intervals.append(round(time.perf_counter() - interval_start, 3))
+            interval_start = time.perf_counter()
             if checkpoint and step < cfg.iterations:
                 stop_if_requested()
                 if time.perf_counter() - last_save >= checkpoint.every_seconds:
@@ -331,10 +345,12 @@ class Trainer:
         final = keras_masks.get_weights(self.model)
         seconds = earlier_seconds + time.perf_counter() - t0
         trained_on = where_trained(segments, cfg.iterations)
+        steady = steady_seconds(seconds, intervals)
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
             return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
                              curves[:, 3] if test_curve else None, None, *[float("nan")] * 4, final,
-                             seconds, diverged=True, snapshot=snapshot, resumed_at=resumed_at, trained_on=trained_on)
+                             seconds, diverged=True, snapshot=snapshot, resumed_at=resumed_at, trained_on=trained_on,
+                             steady_seconds=steady)
         test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
@@ -356,6 +372,7 @@ class Trainer:
             snapshot=snapshot,
             resumed_at=resumed_at,
             trained_on=trained_on,
+            steady_seconds=steady,
         )
 
     def _progress(self, curves, snapshot, **meta) -> tuple[dict[str, np.ndarray], dict]:
