@@ -123,9 +123,9 @@ def test_where_a_run_trained_merges_the_processes_of_one_cpu():
 
 def test_time_estimates_use_a_runs_time_without_its_stalls(small_mnist, monkeypatch):
     # A paused process or cores shared for a while inflate a run's wall time, and with it the
-    # estimates scaled by it: each evaluation interval's time is replaced by their median.
-    assert steady_seconds(100.0, [1.0, 1.0, 2.0, 50.0]) == 100.0 - 54.0 + 1.5 * 4
-    assert steady_seconds(7.0, []) == 7.0
+    # estimates scaled by it: a stalled evaluation interval counts as the median one.
+    assert steady_seconds(100.0, [1.0, 1.0, 2.0, 50.0]) == 100.0 - (50.0 - 1.5)
+    assert steady_seconds(10.0, [1.0, 2.0, 3.0]) == steady_seconds(7.0, []) + 3.0 == 10.0  # no stall, no change
     trainer, groups = make_trainer(small_mnist, eval_every=50)  # 4 evaluation intervals
     now = [0.0]  # a clock that moves only while the process is stalled in its second interval
     monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))

@@ -88,13 +88,15 @@ def where_trained(segments: list, iterations: int) -> str:
     return "; ".join(f"{cpu} (iterations {start:,}-{end:,})" for (cpu, start), end in zip(merged, ends))
 
 
+STALLED = 1.5  # an evaluation interval this many times the median one was stalled
+
+
 def steady_seconds(seconds: float, intervals: list) -> float:
-    """`seconds` with each evaluation interval's time replaced by the intervals' median: the
-    run's time on its machine without the stalls wall time counts (a paused process, cores
-    shared with other work for a while), which would inflate later runs' time estimates."""
-    if not intervals:
-        return seconds
-    return seconds - sum(intervals) + float(np.median(intervals)) * len(intervals)
+    """`seconds` without the stalls wall time counts (a paused process, cores shared with
+    other work for a while), which would inflate later runs' time estimates: a stalled
+    evaluation interval counts as the median one. Never more than `seconds`."""
+    median = float(np.median(intervals)) if intervals else 0.0
+    return seconds - sum(t - median for t in intervals if t > STALLED * median)
 
 
 def require_batch_fits(batch_size: int, n: int) -> None:
