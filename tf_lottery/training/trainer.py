@@ -337,8 +337,9 @@ class Trainer:
                 self._save_best()
             if progress is not None:
                 progress(step, cfg.iterations)
-            intervals.append(round(time.perf_counter() - interval_start, 3))
-            interval_start = time.perf_counter()
+            now = time.perf_counter()
+            intervals.append(round(now - interval_start, 3))
+            interval_start = now
             if checkpoint and step < cfg.iterations:
                 stop_if_requested()
                 if time.perf_counter() - last_save >= checkpoint.every_seconds:
