@@ -71,6 +71,25 @@ def test_an_empty_leftover_folder_does_not_block_a_save_but_a_partial_one_is_rep
         store.save(other, {"a": 1}, arrays(1.0))
 
 
+def test_a_killed_writers_folder_is_no_run_and_is_removed_once_abandoned(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    store.save(KEY, {"a": 1}, arrays(1.0))
+    parent = (store.dir / KEY).parent
+
+    def killed_mid_commit(name):  # metrics.json written, the rename never happened
+        folder = parent / f".tmp-{name}-0123abcd"
+        folder.mkdir()
+        (folder / "metrics.json").write_text("{}")
+        return folder
+
+    young, old = killed_mid_commit("young"), killed_mid_commit("old")
+    os.utime(old, (0, 0))
+    assert store.keys() == [KEY]
+    RunStore(tmp_path, "lenet", ExperimentConfig())  # the next process to open the store
+    assert young.is_dir() and not old.exists(), "only abandoned folders go: a young one may be mid-commit"
+    assert store.keys() == [KEY] and store.metrics(KEY)["a"] == 1
+
+
 def test_a_store_holding_another_configuration_is_refused(tmp_path):
     store = RunStore(tmp_path, "lenet", ExperimentConfig())
     config = json.loads((store.dir / "config.json").read_text())

@@ -9,7 +9,9 @@ for), and one folder per run key holding `metrics.json` plus any arrays (`<name>
 - Commit point: a run is written, every file fsynced, into a temporary folder that is then
   renamed to its key: the rename is the last write, so a killed process or a power loss
   leaves a whole run or none. `metrics.json` holds each array file's SHA-256, checked on
-  load (`StoreCorrupt` names the folder to delete).
+  load (`StoreCorrupt` names the folder to delete). A killed writer's temporary folder is
+  never taken for a run, and is removed when the store is next opened, once it is older
+  than `ABANDONED_AFTER` (a live writer finishes one in seconds).
 - Races: first writer wins. The rename fails if the run is already there, and the loser
   discards its copy; a stored run is never replaced, so readers are never disturbed.
   Parts added later (a test curve) are linked into place the same way.
@@ -26,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -39,6 +42,8 @@ code_version()  # fixed now, when the code is loaded (see code_version)
 
 _METRICS = "metrics.json"
 _DATA = "data.json"
+_TMP_RUN = ".tmp-"
+ABANDONED_AFTER = 3600.0  # seconds
 
 
 class StoreMismatch(ValueError):
@@ -70,6 +75,7 @@ class RunStore:
                                 "It was changed by hand or written by an incompatible version; use another --store "
                                 "or delete that folder.")
         self._report_old_schemas(Path(root), experiment, log)
+        self._remove_abandoned_runs()
 
     @classmethod
     def existing(cls, folder: Path) -> "RunStore":
@@ -137,11 +143,30 @@ class RunStore:
     def _run_dir(self, key: str) -> Path:
         return self.dir / key
 
+    def _remove_abandoned_runs(self) -> None:
+        """Delete temporary run folders left by killed writers (only old ones: another process
+        may be writing a young one right now)."""
+        for folder, subfolders, _ in os.walk(self.dir):  # skips folders that vanish meanwhile
+            for name in [n for n in subfolders if n.startswith(".")]:
+                subfolders.remove(name)  # never look inside checkpoints or temporary folders
+                tmp = Path(folder) / name
+                try:
+                    if name.startswith(_TMP_RUN) and time.time() - tmp.stat().st_mtime > ABANDONED_AFTER:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                except FileNotFoundError:
+                    continue  # committed or removed by another process meanwhile
+
     def has(self, key: str) -> bool:
         return (self._run_dir(key) / _METRICS).is_file()
 
     def keys(self) -> list[str]:
-        return sorted(str(p.parent.relative_to(self.dir)) for p in self.dir.rglob(_METRICS))
+        """The stored runs' keys (not temporary folders, not checkpoints)."""
+        found = []
+        for folder, subfolders, files in os.walk(self.dir):
+            subfolders[:] = [n for n in subfolders if not n.startswith(".")]
+            if _METRICS in files:
+                found.append(str(Path(folder).relative_to(self.dir)))
+        return sorted(found)
 
     def save(self, key: str, metrics: dict, arrays: dict[str, dict[str, np.ndarray]] | None = None) -> bool:
         """Store a finished run; False if another writer stored it first (its copy stays).
@@ -183,7 +208,7 @@ class RunStore:
         final = self._run_dir(key)
         if self.has(key):
             return False
-        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp = final.parent / f"{_TMP_RUN}{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
             write(tmp)
