@@ -176,3 +176,14 @@ def test_a_resumed_runs_heartbeat_times_only_the_steps_since_the_checkpoint():
     beat(500, 600)  # 100 steps in 150 s: 100 more take 150 s
     assert lines == ["  run: resumed from its checkpoint at iteration 400",
                      "  run: iteration 500/600 after 2 min 30 s, about 2 min 30 s left"]
+
+
+def test_a_heartbeats_time_left_ignores_a_pause():
+    now, lines = [0.0], []
+    beat = Heartbeat("run", lines.append, interval=120, clock=lambda: now[0])
+    for step, t in ((100, 60), (200, 120), (300, 1120), (400, 1180), (500, 1240)):  # asleep for 1,000 s
+        now[0] = t
+        beat(step, 1000)
+    assert lines == ["  run: iteration 200/1,000 after 2 min 00 s, about 8 min 00 s left",
+                     "  run: iteration 300/1,000 after 18 min 40 s, about 7 min 00 s left",
+                     "  run: iteration 500/1,000 after 20 min 40 s, about 5 min 00 s left"]

@@ -9,6 +9,7 @@ from the store and its seeds from its key.
 """
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Callable, Protocol, Sequence
 
@@ -212,26 +213,33 @@ class RunFailed(Exception):
 class Heartbeat:
     """Progress inside one long run: `heartbeat(step, total)` after each evaluation logs
     the iteration and the time left, at most once per `interval` seconds (so short runs
-    stay silent and long ones show they are alive)."""
+    stay silent and long ones show they are alive). The time left uses the median time per
+    step of the intervals between calls, so a laptop that slept or a paused process does
+    not inflate it."""
 
     def __init__(self, label: str, log: Callable[[str], None], interval: float = 120.0,
                  clock: Callable[[], float] = time.perf_counter):
         self.label, self.log, self.interval, self.clock = label, log, interval, clock
-        self.start = self.last = clock()
-        self.first_step = 0
+        self.start = self.last = self.previous_time = clock()
+        self.first_step = self.previous_step = 0
+        self.seconds_per_step: list[float] = []
 
     def resumed(self, step: int) -> None:
         """The run continues from a checkpoint at `step`: time the steps from there."""
         self.log(f"  {self.label}: resumed from its checkpoint at iteration {step:,}")
-        self.start, self.first_step = self.clock(), step
+        self.start = self.previous_time = self.clock()
+        self.first_step = self.previous_step = step
 
     def __call__(self, step: int, total: int) -> None:
         now = self.clock()
+        if step > self.previous_step:
+            self.seconds_per_step.append((now - self.previous_time) / (step - self.previous_step))
+        self.previous_time, self.previous_step = now, step
         if now - self.last < self.interval or step >= total:
             return
-        self.last, elapsed = now, now - self.start
-        self.log(f"  {self.label}: iteration {step:,}/{total:,} after {duration(elapsed)}, "
-                 f"about {duration(elapsed / (step - self.first_step) * (total - step))} left")
+        self.last = now
+        self.log(f"  {self.label}: iteration {step:,}/{total:,} after {duration(now - self.start)}, "
+                 f"about {duration(statistics.median(self.seconds_per_step) * (total - step))} left")
 
 
 def duration(seconds: float) -> str:
