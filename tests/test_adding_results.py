@@ -54,6 +54,18 @@ def test_a_chain_of_additions_keeps_each_command_with_the_rows_it_still_gives(tm
     assert [(p["run_hash"], p["command"]) for p in merged["earlier_results"]] == [(["b"], "second")]
 
 
+def test_kept_seeds_stay_integers_where_some_runs_have_none(tmp_path):
+    # A ticket has no reinit seed: read back alone, the column would turn to floats ("1879975170.0").
+    with_seeds = [{**row, "reinit_seed": seed, "early_stop_iter": 100} for row, seed in
+                  zip(rows(("a", "conv2"), ("b", "conv4")), (None, 1879975170, None, 7))]
+    write_results(tmp_path, RECORD, with_seeds)
+    kept = earlier.load(tmp_path, "fig1_sizes", "fast", ["b"]).rows
+    new = pd.DataFrame({"model": ["conv4"], "reinit_seed": pd.array([None], dtype="Int64")})
+    both = earlier.with_earlier(new, earlier.EarlierResults(kept, RECORD), ["conv2", "conv4"])
+    both.to_csv(tmp_path / "merged.csv", index=False)
+    assert (tmp_path / "merged.csv").read_text().splitlines()[2].split(",")[-2:] == ["1879975170", "100"]
+
+
 def test_rows_are_ordered_by_network_earlier_rows_first_within_one():
     new = pd.DataFrame({"model": ["conv2", "lenet300_100"], "new": [True, True]})
     kept = earlier.EarlierResults(pd.DataFrame({"model": ["conv4", "conv2"], "new": [False, False]}), {})

@@ -39,6 +39,14 @@ SUMMARY_COLUMNS = RUN_COLUMNS + [
     "trained_on",
 ]
 
+# Integers that some runs lack (a ticket has no reinit seed): nullable, so they are written
+# as integers, not floats, whether a table is built from the store or read back from its CSV.
+INTEGER_COLUMNS = ("early_stop_iter", "reinit_seed", "random_seed")
+
+
+def with_integer_columns(df: pd.DataFrame) -> pd.DataFrame:
+    return df.astype({c: "Int64" for c in INTEGER_COLUMNS if c in df})
+
 
 def _rows(store: RunStore, specs: list[RunSpec]):
     has_oneshot = any(spec.strategy == "oneshot" for spec in specs)
@@ -70,10 +78,7 @@ def summary_table(store: RunStore, specs: list[RunSpec]) -> pd.DataFrame:
             "random_seed": m.get("random_seed"),
             "trained_on": m.get("trained_on", NOT_RECORDED),
         })
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for column in ("reinit_seed", "random_seed"):
-        df[column] = df[column].astype("Int64")
-    df["early_stop_iter"] = df["early_stop_iter"].astype("Int64")
+    df = with_integer_columns(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
     return df.sort_values(["strategy", "control", "round", "trial", "reinit"], ignore_index=True)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tf_lottery.analysis.tables import NOT_RECORDED
+from tf_lottery.analysis.tables import NOT_RECORDED, with_integer_columns
 
 # What run.json says of the command that wrote it: kept, per earlier command, with its run hashes.
 COMMAND_FIELDS = ("command", "finished_utc", "preset", "store", "data_source", "execution", "wall_seconds",
@@ -60,7 +60,7 @@ def load(out: Path, figure: str, preset: str, selected: list[str]) -> EarlierRes
                         f"mixes no presets. Run with --preset {record.get('preset')}, or write these results "
                         f"elsewhere (--results DIR).")
     try:
-        rows = pd.read_csv(summary_path)
+        rows = with_integer_columns(pd.read_csv(summary_path))
     except (OSError, ValueError):
         raise CannotAdd(f"{out} has run.json but no readable summary.csv to add to; replace the results "
                         f"(--overwrite) or write them elsewhere (--results DIR).") from None
