@@ -217,6 +217,7 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
                                      stderr=subprocess.STDOUT)
     killed = subprocess.Popen(command(tmp_path / "a", tmp_path / "ra"), env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
+
     def stored_runs():  # committed runs only: the kill may leave a run folder half-committed
         return sum(len(RunStore.existing(config.parent).keys()) for config in (tmp_path / "a").glob("*/config.json"))
 

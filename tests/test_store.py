@@ -71,9 +71,10 @@ def test_an_empty_leftover_folder_does_not_block_a_save_but_a_partial_one_is_rep
         store.save(other, {"a": 1}, arrays(1.0))
 
 
-def test_a_killed_writers_folder_is_no_run_and_is_removed_once_abandoned(tmp_path):
+def test_what_a_killed_writer_leaves_is_no_run_and_is_removed_once_abandoned(tmp_path):
     store = RunStore(tmp_path, "lenet", ExperimentConfig())
     store.save(KEY, {"a": 1}, arrays(1.0))
+    store.save_checkpoint("trial0/iterative/round01/ticket", {}, {"step": 100})
     parent = (store.dir / KEY).parent
 
     def killed_mid_commit(name):  # metrics.json written, the rename never happened
@@ -83,11 +84,15 @@ def test_a_killed_writers_folder_is_no_run_and_is_removed_once_abandoned(tmp_pat
         return folder
 
     young, old = killed_mid_commit("young"), killed_mid_commit("old")
-    os.utime(old, (0, 0))
+    half_checkpoint = store.dir / ".checkpoints" / ".trial0__iterative__round01__ticket.npz.89abcdef"
+    half_checkpoint.write_bytes(b"PK")
+    for path in (old, half_checkpoint):
+        os.utime(path, (0, 0))
     assert store.keys() == [KEY]
     RunStore(tmp_path, "lenet", ExperimentConfig())  # the next process to open the store
     assert young.is_dir() and not old.exists(), "only abandoned folders go: a young one may be mid-commit"
-    assert store.keys() == [KEY] and store.metrics(KEY)["a"] == 1
+    assert not half_checkpoint.exists() and store.checkpointed_at("trial0/iterative/round01/ticket") == 100
+    assert store.keys() == [KEY] and store.metrics(KEY)["a"] == 1 and (store.dir / "config.json").is_file()
 
 
 def test_a_store_holding_another_configuration_is_refused(tmp_path):

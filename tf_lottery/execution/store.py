@@ -10,8 +10,8 @@ for), and one folder per run key holding `metrics.json` plus any arrays (`<name>
   renamed to its key: the rename is the last write, so a killed process or a power loss
   leaves a whole run or none. `metrics.json` holds each array file's SHA-256, checked on
   load (`StoreCorrupt` names the folder to delete). A killed writer's temporary folder is
-  never taken for a run, and is removed when the store is next opened, once it is older
-  than `ABANDONED_AFTER` (a live writer finishes one in seconds).
+  never taken for a run; it (and a half-written checkpoint) is removed when the store is
+  next opened, once older than `ABANDONED_AFTER` (a live writer finishes one in seconds).
 - Races: first writer wins. The rename fails if the run is already there, and the loser
   discards its copy; a stored run is never replaced, so readers are never disturbed.
   Parts added later (a test curve) are linked into place the same way.
@@ -27,6 +27,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -43,6 +44,7 @@ code_version()  # fixed now, when the code is loaded (see code_version)
 _METRICS = "metrics.json"
 _DATA = "data.json"
 _TMP_RUN = ".tmp-"
+_LEFTOVER = re.compile(r"^\..+[.-][0-9a-f]{8}$")  # every temporary name below: hidden, a random suffix
 ABANDONED_AFTER = 3600.0  # seconds
 
 
@@ -75,7 +77,7 @@ class RunStore:
                                 "It was changed by hand or written by an incompatible version; use another --store "
                                 "or delete that folder.")
         self._report_old_schemas(Path(root), experiment, log)
-        self._remove_abandoned_runs()
+        self._remove_abandoned_writes()
 
     @classmethod
     def existing(cls, folder: Path) -> "RunStore":
@@ -143,16 +145,18 @@ class RunStore:
     def _run_dir(self, key: str) -> Path:
         return self.dir / key
 
-    def _remove_abandoned_runs(self) -> None:
-        """Delete temporary run folders left by killed writers (only old ones: another process
-        may be writing a young one right now)."""
-        for folder, subfolders, _ in os.walk(self.dir):  # skips folders that vanish meanwhile
-            for name in [n for n in subfolders if n.startswith(".")]:
-                subfolders.remove(name)  # never look inside checkpoints or temporary folders
-                tmp = Path(folder) / name
+    def _remove_abandoned_writes(self) -> None:
+        """Delete what killed writers left: a run's temporary folder, a half-written checkpoint
+        or file. Only old ones: another process may be writing a young one right now."""
+        now = time.time()
+        for folder, subfolders, files in os.walk(self.dir):  # skips folders that vanish meanwhile
+            leftovers = [n for n in subfolders + files if _LEFTOVER.match(n)]
+            subfolders[:] = [n for n in subfolders if n not in leftovers]
+            for name in leftovers:
+                path = Path(folder) / name
                 try:
-                    if name.startswith(_TMP_RUN) and time.time() - tmp.stat().st_mtime > ABANDONED_AFTER:
-                        shutil.rmtree(tmp, ignore_errors=True)
+                    if now - path.stat().st_mtime > ABANDONED_AFTER:
+                        shutil.rmtree(path) if path.is_dir() else path.unlink()
                 except FileNotFoundError:
                     continue  # committed or removed by another process meanwhile
 
