@@ -221,14 +221,14 @@ class Heartbeat:
                  clock: Callable[[], float] = time.perf_counter):
         self.label, self.log, self.interval, self.clock = label, log, interval, clock
         self.start = self.last = self.previous_time = clock()
-        self.first_step = self.previous_step = 0
+        self.previous_step = 0
         self.seconds_per_step: list[float] = []
 
     def resumed(self, step: int) -> None:
         """The run continues from a checkpoint at `step`: time the steps from there."""
         self.log(f"  {self.label}: resumed from its checkpoint at iteration {step:,}")
         self.start = self.previous_time = self.clock()
-        self.first_step = self.previous_step = step
+        self.previous_step = step
 
     def __call__(self, step: int, total: int) -> None:
         now = self.clock()

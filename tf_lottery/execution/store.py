@@ -43,7 +43,6 @@ code_version()  # fixed now, when the code is loaded (see code_version)
 
 _METRICS = "metrics.json"
 _DATA = "data.json"
-_TMP_RUN = ".tmp-"
 _LEFTOVER = re.compile(r"^\..+[.-][0-9a-f]{8}$")  # every temporary name below: hidden, a random suffix
 ABANDONED_AFTER = 3600.0  # seconds
 
@@ -212,7 +211,7 @@ class RunStore:
         final = self._run_dir(key)
         if self.has(key):
             return False
-        tmp = final.parent / f"{_TMP_RUN}{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
             write(tmp)
