@@ -82,6 +82,19 @@ def test_presets_flags_and_the_model_protocol():
     assert cfg.training.iterations == 300 and cfg.training.learning_rate == 1.2e-3
 
 
+def test_fewer_rounds_than_the_preset_keep_its_controls_that_fit():
+    # A probe of the unpruned network (--rounds 0) or a shorter ladder, without restating
+    # the preset's control rounds; explicit control rounds beyond --rounds stay an error.
+    from tf_lottery.figures import conv
+    levels = lambda argv: parse(["--preset", "fast", *argv])[1].study.levels()
+    assert levels(["--rounds", "10"]) == [3, 7, 9] and levels(["--rounds", "2"]) == [2] and levels(["--rounds", "0"]) == []
+    assert levels(["--rounds", "10", "--control-rounds", "10"]) == [10]
+    (conv6,) = parse_figure(conv.FIG5, ["--preset", "fast", "--model", "conv6", "--rounds", "0"])[1]
+    assert conv6.study.rounds == 0 and conv6.study.levels() == []
+    with pytest.raises(SystemExit):
+        parse(["--rounds", "2", "--control-rounds", "3"])
+
+
 def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash():
     options, cfg = parse([])
     assert options.workers == os.cpu_count() and options.threads_per_worker == 1 and options.strategy == "default"

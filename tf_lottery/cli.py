@@ -177,6 +177,8 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         per_model = preset.pop("per_model", {})
         model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
         asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
+        if "rounds" in explicit and "control_rounds" not in explicit and "control_rounds" in asked:
+            asked["control_rounds"] = _controls_within(asked["control_rounds"], explicit["rounds"])
         scale = asked.pop("scale_iterations", None)
         dropout_scale = asked.pop("scale_dropout_iterations", scale)
         scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
@@ -197,6 +199,12 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         return options, ([build(v) for v in chosen_variants] if variants else build({}))
     except (ValueError, TypeError) as e:
         parser.error(str(e))
+
+
+def _controls_within(control_rounds: tuple, rounds: int) -> tuple:
+    """A preset's control rounds under a smaller --rounds: those within it, else the last round
+    (a preset puts its controls at its smallest Pm); none for --rounds 0."""
+    return tuple(r for r in control_rounds if r <= rounds) or ((rounds,) if rounds else ())
 
 
 def _scaled_schedule(chosen: dict, full: int, scale: float | None, explicit: dict) -> dict:
