@@ -207,7 +207,7 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
 
     def command(store, results):
         return [sys.executable, str(ROOT / "reproductions" / "fig4_lenet.py"), "--preset", "smoke",
-                "--iterations", "1500", "--data-dir", str(data_dir), "--store", str(store), "--results", str(results),
+                "--iterations", "600", "--data-dir", str(data_dir), "--store", str(store), "--results", str(results),
                 "--workers", "1"]
 
     # The uninterrupted study to compare with, beside the interrupted one (much of a process
