@@ -137,6 +137,8 @@ def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():
     assert lines[:2] == ["  stored    a", "  to train  b (resumes from its checkpoint at iteration 300)"]
     assert lines[-1].endswith("(a first guess for a 2-core CPU, until runs are timed; 1 of the runs to train "
                               "resumes from its checkpoint).")
+    list_plan(jobs()[:1], lambda run: False, 1, lines.append, lambda run: 60.0)
+    assert lines[-1].startswith("1 run in this study: 0 already stored, 1 to train")
 
 
 def test_the_eta_weighs_a_resumed_run_by_the_part_this_session_trained(monkeypatch):

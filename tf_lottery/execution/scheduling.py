@@ -110,7 +110,7 @@ class InProcess:
 
 def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Backend,
               describe: Callable[[object, dict], str], log: Callable[[str], None],
-              guess_seconds: Callable[[object], float], what: str = "runs", dependencies: Callable | None = None,
+              guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
               resumes_at: Callable[[object], int | None] | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
@@ -169,7 +169,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
 
 
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
-              guess_seconds: Callable[[object], float], what: str = "runs", dependencies: Callable | None = None,
+              guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
               resumes_at: Callable[[object], int | None] | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
@@ -183,7 +183,7 @@ def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int,
 
 def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], float],
               seconds_of: Callable[[object], float | None] | None,
-              resumes_at: Callable[[object], int | None] | None, what: str) -> str:
+              resumes_at: Callable[[object], int | None] | None, what: str | None) -> str:
     total, todo = len(graph.order), graph.remaining
     lanes = max(1, min(slots, todo))
     guessed = sum(map(guess_seconds, graph.left()))
@@ -198,6 +198,7 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
     if resuming:
         basis += (f"; {resuming} of the runs to train "
                   + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
+    what = what or ("run" if total == 1 else "runs")  # a figure's kind may count other things (XOR stages)
     return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
             f"estimated {duration(scale * guessed / lanes)} ({basis}).")
 
