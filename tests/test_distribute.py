@@ -118,11 +118,11 @@ def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir,
                                     {"cluster": cluster, "task": {"type": "worker", "index": i}})},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for i in range(2)]
-    for w in workers:
-        output = w.communicate(timeout=300)[0]
-        assert w.returncode == 0, output
-    subprocess.run(fig4(data_dir, tmp_path / "single", tmp_path / "single_results", 1, iterations=300), env=ENV,
-                   check=True, capture_output=True)
+    single = subprocess.Popen(fig4(data_dir, tmp_path / "single", tmp_path / "single_results", 1, iterations=300),
+                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # alongside
+    for process in (*workers, single):
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == 0, output
 
     assert not (tmp_path / "results1").exists()  # worker 1 kept its results private
     assert not list(scratch.glob("tf_lottery-*"))  # and removed them
