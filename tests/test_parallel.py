@@ -22,7 +22,7 @@ pytestmark = pytest.mark.xdist_group("ray")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0"}
 
 
-def fig4(data_dir, store, results, workers, *extra, iterations=1500):
+def fig4(data_dir, store, results, workers, *extra, iterations=600):
     return [sys.executable, str(ROOT / "reproductions" / "fig4_lenet.py"), "--preset", "smoke", "--iterations",
             str(iterations), "--data-dir", str(data_dir), "--store", str(store), "--results", str(results),
             "--workers", str(workers), *extra]
