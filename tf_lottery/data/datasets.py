@@ -134,9 +134,8 @@ def split_validation(x: np.ndarray, y: np.ndarray, size: int, seed: int,
     if not 0 < size < len(y):
         raise DataError(f"validation_size must be between 1 and {len(y) - 1}, got {size}.")
     held_out = np.sort(np.random.default_rng(seed).permutation(len(y))[:size])
-    keep = np.ones(len(y), bool)
-    keep[held_out] = False
-    train, validation = (indices[:max_examples or None] for indices in (np.flatnonzero(keep), held_out))
+    kept = np.delete(np.arange(len(y)), held_out)
+    train, validation = (indices[:max_examples or None] for indices in (kept, held_out))
     return _to_split(x[train], y[train]), _to_split(x[validation], y[validation])
 
 
