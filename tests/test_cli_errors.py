@@ -33,11 +33,17 @@ def test_a_data_error_is_one_message_without_traceback(tmp_path, workers):
     assert "Traceback" not in done.stderr and not (tmp_path / "results").exists()
 
 
-def test_settings_that_do_not_fit_the_model_are_refused_before_training(tmp_path, capsys):
-    code = load_script("fig4_lenet").main(["--preset", "smoke", "--scope", "global", "--global-groups", "fc,output",
-                                           *IN_THIS_PROCESS, "--store", str(tmp_path / "runs"),
-                                           "--results", str(tmp_path / "results")])
-    assert code == 2 and "different rates" in capsys.readouterr().err
+@pytest.mark.parametrize("script, flags, refusal", [
+    ("fig4_lenet", ("--scope", "global", "--global-groups", "fc,output"), "different rates"),
+    ("fig4_lenet", ("--conv-dropout", "0.2"), "lenet300_100 has no conv layers: --conv-dropout must be 0."),
+    ("fig8_resnet20", ("--dropout", "0.5"), "resnet20 has no dropout layers (the paper trains it without)"),
+])
+def test_settings_that_do_not_fit_the_model_are_refused_before_training(data_dir, tmp_path, capsys, script, flags,
+                                                                        refusal):
+    code = load_script(script).main(["--preset", "smoke", *flags, *IN_THIS_PROCESS, "--data-dir", str(data_dir),
+                                     "--store", str(tmp_path / "runs"), "--results", str(tmp_path / "results")])
+    assert code == 2 and refusal in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("folder", ["store", "results"])

@@ -114,7 +114,7 @@ def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash
                                   ["--rewind-iteration", "100"], ["--reset", "rewind", "--rewind-iteration", "150"],
                                   ["--learning-rate", "nan"], ["--weight-decay", "inf"], ["--lr-drop-factor", "0"],
                                   ["--random-sparse", "-1"], ["--gpus-per-worker", "nan", "--workers", "2"],
-                                  ["--max-examples", "-3"]])
+                                  ["--max-examples", "-3"], ["--split-seed", "-3"], ["--seed", "-1"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         parse(argv)

@@ -105,4 +105,5 @@ def test_joins_a_running_ray_cluster_with_paths_relative_to_the_driver(data_dir,
 def test_gpu_workers_where_ray_sees_no_gpu_are_refused(data_dir, tmp_path):
     done = subprocess.run(fig4(data_dir, tmp_path / "store", tmp_path / "results", 2, "--gpus-per-worker", "1"),
                           env=ENV, capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "--gpus-per-worker 1, but Ray sees no GPU here" in done.stderr, done.stderr
+    assert done.returncode == 2 and "error: --gpus-per-worker 1, but Ray sees no GPU here." in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 
+from tf_lottery.figures.runner import parse_figure
+from tf_lottery.figures.xor import XOR
 from tf_lottery.pruning import masks
 from tf_lottery.models.registry import initial_weights
 from tf_lottery.pruning.unit_pruning import prune_units, unit_scores, weight_masks
@@ -97,3 +99,11 @@ def test_v1_xor_script_smoke(tmp_path):
     assert record["preset"] == "smoke" and record["runs"]["trained"] == 19
     assert load_script("v1_xor").main(argv) == 0
     assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0
+
+
+@pytest.mark.parametrize("argv", [["--seed", "-1"], ["--max-hidden", "1"], ["--prune-to", "12"],
+                                  ["--heuristics", "random"], ["--init-std", "0"]])
+def test_bad_xor_flags_exit_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit):
+        parse_figure(XOR, ["--preset", "smoke", *argv])
+    assert "error: " in capsys.readouterr().err

@@ -222,6 +222,8 @@ class ExperimentConfig:
         _positive(trials=self.study.trials, validation_size=self.data.validation_size)
         if min(self.study.rounds, self.study.reinits, self.study.random_sparse, self.data.max_examples) < 0:
             raise ValueError("rounds, reinits, random_sparse and max_examples must be >= 0.")
+        if min(self.seed, self.data.split_seed) < 0:  # NumPy's generators take no negative seed
+            raise ValueError(f"seed and split_seed must be >= 0, got {self.seed} and {self.data.split_seed}.")
         unknown = set(self.study.reinit_strategies) - {"iterative", "oneshot"}
         if unknown:
             raise ValueError(f"Unknown reinit strategies {sorted(unknown)}; use iterative, oneshot.")

@@ -113,7 +113,7 @@ class RayWorkers:
         (an autoscaling cluster may still add them)."""
         have = self.ray.cluster_resources()
         if gpus and not have.get("GPU"):
-            raise ValueError(f"--gpus-per-worker {gpus:g}, but Ray sees no GPU here.")
+            raise SettingsError(f"--gpus-per-worker {gpus:g}, but Ray sees no GPU here.")
         for name, each in (("CPU", cpus), ("GPU", gpus)):
             need, total = workers * each, have.get(name, 0)
             if need > total:

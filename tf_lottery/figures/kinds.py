@@ -12,7 +12,7 @@ from tf_lottery.lottery.experiment import (LotteryExperiment, describe_run, esti
                                            with_dependencies)
 from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, swept_is_stored
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
-from tf_lottery.models.registry import prunable_sizes
+from tf_lottery.models.registry import model_spec, prunable_sizes
 from tf_lottery.pruning.strategies import PruningPlan
 from tf_lottery.training.trainer import require_batch_fits
 
@@ -54,7 +54,9 @@ class LotteryKind:
 
 def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None:
     for cfg in configs:
-        groups, _ = prunable_sizes(cfg.training.model, cfg.data.dataset)
+        training = cfg.training
+        model_spec(training.model).check_dropout(training.model, training.dropout, training.conv_dropout)
+        groups, _ = prunable_sizes(training.model, cfg.data.dataset)
         PruningPlan.from_config(cfg.pruning, groups)
     if load_data:
         for data in dict.fromkeys(cfg.data for cfg in configs):  # each data set loaded once

@@ -45,8 +45,8 @@ class XorConfig:
 
     def validate(self) -> None:
         require_finite(self)
-        if self.trials < 1 or self.iterations < 1 or self.max_hidden < 2:
-            raise ValueError("trials and iterations must be >= 1 and max_hidden >= 2.")
+        if self.trials < 1 or self.iterations < 1 or self.max_hidden < 2 or self.seed < 0:
+            raise ValueError("trials and iterations must be >= 1, max_hidden >= 2 and seed >= 0.")
         if not self.prune_to or not all(1 <= k < self.max_hidden for k in self.prune_to):
             raise ValueError(f"prune_to must list unit counts in 1..{self.max_hidden - 1}, got {self.prune_to}.")
         unknown = set(self.heuristics) - set(HEURISTICS)

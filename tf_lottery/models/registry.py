@@ -8,7 +8,8 @@ every conv or dense kernel carrying a `MaskConstraint`, in nested blocks too, is
 `conv` or `fc`, and the kernel of the last dense layer is in group `output`.
 
 To add a model: write a builder (explicitly named layers; `layers.masked_conv` /
-`masked_dense` for prunable kernels) and register it in `MODELS` with its protocol.
+`masked_dense` for prunable kernels) and register it in `MODELS` with its protocol (and,
+if it has no layers for --dropout or --conv-dropout, why: `no_dropout`, `no_conv_dropout`).
 """
 from __future__ import annotations
 
@@ -41,22 +42,31 @@ class ModelSpec:
     # Training steps/s (validation every 100 included) of one single-threaded worker on
     # the 2-core development CPU (a Zen 3 day): only the first time estimate of a study.
     cpu_steps_per_second: float = 1000.0
+    # Why the network takes no dropout after its fc layers (--dropout) or its conv blocks
+    # (--conv-dropout); None where it has those layers.
+    no_dropout: str | None = None
+    no_conv_dropout: str | None = None
+
+    def check_dropout(self, name: str, dropout: float, conv_dropout: float) -> None:
+        """Refuse dropout the network has no layers for (a setting, checked before any run)."""
+        for flag, rate, why in (("--dropout", dropout, self.no_dropout),
+                                ("--conv-dropout", conv_dropout, self.no_conv_dropout)):
+            if rate and why:
+                raise ValueError(f"{name} {why}: {flag} must be 0.")
 
 
 def _lenet(input_shape, num_classes, dropout, conv_dropout, sync_batch_norm):
-    if conv_dropout:
-        raise ValueError("Lenet has no conv layers: --conv-dropout must be 0.")
     return lenet(input_shape, num_classes, (300, 100), dropout)  # no batch norm to synchronize
 
 
-def _without_dropout(builder, name: str):
+def _without_dropout(builder):
     """A batch-norm network the paper trains without dropout."""
     def build(input_shape, num_classes, dropout, conv_dropout, sync_batch_norm):
-        if dropout or conv_dropout:
-            raise ValueError(f"{name} has no dropout layers (the paper trains it without): --dropout and "
-                             "--conv-dropout must be 0.")
         return builder(input_shape, num_classes, sync_batch_norm=sync_batch_norm)
     return build
+
+
+_NO_DROPOUT_LAYERS = "has no dropout layers (the paper trains it without)"
 
 
 def _deep_protocol(iterations: int, batch_size: int, lr_drops: tuple, eval_every: int, steps_per_call: int,
@@ -100,13 +110,14 @@ MODELS: dict[str, ModelSpec] = {
                   "scope": "layerwise"},
         description="Lenet-300-100 on MNIST: fc 300-100-10, Adam 1.2e-3, batch 60, 50K iterations, "
                     "fc 20% / output 10% per round, layer-wise",
+        no_conv_dropout="has no conv layers",
     ),
     "conv2": _conv_spec("conv2", 2e-4, 20_000, 0.10, dropout_lr=3e-4, cpu_steps_per_second=3.5),
     "conv4": _conv_spec("conv4", 3e-4, 25_000, 0.10, dropout_lr=2e-4, cpu_steps_per_second=2.0),
     "conv6": _conv_spec("conv6", 3e-4, 30_000, 0.15, dropout_lr=2e-4, cpu_steps_per_second=1.4),
     # 30K iterations at batch 128, drops at 20K and 25K; the 2,560 shortcut weights unpruned.
     "resnet20": ModelSpec(
-        _without_dropout(cifar_resnet, "ResNet-20"),
+        _without_dropout(cifar_resnet),
         dataset="cifar10",
         protocol=_deep_protocol(30_000, 128, (20_000, 25_000), eval_every=1000, steps_per_call=100,
                                 ignore=("*shortcut*",)),
@@ -115,10 +126,11 @@ MODELS: dict[str, ModelSpec] = {
                     "decay 1e-4, batch 128, 30K iterations, flips + pad-and-crop; global pruning 20% of the conv "
                     "weights per round, 1x1 shortcuts and output unpruned",
         cpu_steps_per_second=3.0,
+        no_dropout=_NO_DROPOUT_LAYERS, no_conv_dropout=_NO_DROPOUT_LAYERS,
     ),
     # 160 epochs of 703 steps at batch 64, drops after epochs 80 and 120; evaluated every 2 epochs.
     "vgg19": ModelSpec(
-        _without_dropout(cifar_vgg, "VGG-19"),
+        _without_dropout(cifar_vgg),
         dataset="cifar10",
         protocol=_deep_protocol(112_480, 64, (56_240, 84_360), eval_every=1406, steps_per_call=703),
         description="VGG-19 on CIFAR-10: convs 2x64, 2x128, 4x256, 4x512, 4x512 with batch norm, avg-pool, fc 10; "
@@ -126,6 +138,7 @@ MODELS: dict[str, ModelSpec] = {
                     "iterations, flips + pad-and-crop; global pruning 20% of the conv weights per round, output "
                     "unpruned",
         cpu_steps_per_second=0.8,
+        no_dropout=_NO_DROPOUT_LAYERS, no_conv_dropout=_NO_DROPOUT_LAYERS,
     ),
 }
 
@@ -170,8 +183,10 @@ def _layers(model) -> list:
 def build_model(name: str, input_shape, num_classes: int, dropout: float = 0.0, conv_dropout: float = 0.0,
                 sync_batch_norm: bool = False):
     """Build `name` under the current distribution strategy scope; returns (model, groups)."""
-    model = model_spec(name).build(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
-                                   conv_dropout=conv_dropout, sync_batch_norm=sync_batch_norm)
+    spec = model_spec(name)
+    spec.check_dropout(name, dropout, conv_dropout)
+    model = spec.build(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
+                       conv_dropout=conv_dropout, sync_batch_norm=sync_batch_norm)
     model.build((None, *input_shape))
     keras_masks.build_masks(model)
     names = [keras_masks.weight_name(v) for v in model.weights]
