@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -75,6 +75,19 @@ class RunResult:
     resumed_at: int = 0  # the iteration a checkpoint resumed it from (0: trained in one go)
     trained_on: str = ""  # the CPU(s), with the iterations each trained if it resumed on another
     steady_seconds: float = 0.0  # `seconds` without stalls (see steady_seconds): what time estimates use
+
+
+@dataclass
+class _Progress:
+    """Where a run stands besides its variables; a checkpoint saves both."""
+    curves: np.ndarray  # per evaluation point: validation loss and accuracy, test loss and accuracy
+    snapshot: dict | None = None  # the weights at `snapshot_at`, once reached
+    step: int = 0
+    best: float = np.inf  # the lowest validation loss so far, at curve row `best_row`
+    best_row: int = 0
+    seconds_before: float = 0.0  # trained before this process resumed the run
+    segments: list = field(default_factory=list)  # [CPU, first iteration] of each process that trained it
+    intervals: list = field(default_factory=list)  # wall seconds of each evaluation interval
 
 
 def where_trained(segments: list, iterations: int) -> str:
@@ -291,100 +304,99 @@ class Trainer:
         cfg, t0 = self.cfg, time.perf_counter()
         self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
-        curves = np.full((len(points), 4), np.nan)
-        best, best_row, step, earlier_seconds, segments, intervals = np.inf, 0, 0, 0.0, [], []
-        snapshot = keras_masks.get_weights(self.model) if snapshot_at == 0 else None
         digest = run_digest(start_weights, mask, training=dataclasses.asdict(cfg), order_seed=order_seed,
                             noise_seed=noise_seed, test_curve=test_curve, snapshot_at=snapshot_at) if checkpoint else None
-        saved = checkpoint.load() if checkpoint else None
-        if saved is not None and saved[1].get("digest") == digest:
-            curves, snapshot, meta = self._restore(*saved)
-            best, best_row, step, earlier_seconds = meta["best"], meta["best_row"], meta["step"], meta["seconds"]
-            segments = meta.get("segments", [["not recorded", 0]])  # checkpoints saved before they were
-            intervals = meta.get("interval_seconds", [])
-            checkpoint.resumed(step)
-        resumed_at, last_save = step, time.perf_counter()
-        interval_start = last_save
-        segments = segments + [[cpu_kind(), step]]
+        run = self._resume(checkpoint, digest) or _Progress(
+            curves=np.full((len(points), 4), np.nan),
+            snapshot=keras_masks.get_weights(self.model) if snapshot_at == 0 else None)
+        resumed_at = run.step
+        run.segments.append([cpu_kind(), run.step])
+        last_save = interval_start = time.perf_counter()
 
         def save_progress():
-            checkpoint.save(*self._progress(curves, snapshot, digest=digest, step=step, best=float(best),
-                                            best_row=best_row, seconds=earlier_seconds + time.perf_counter() - t0,
-                                            segments=segments, interval_seconds=intervals))
+            checkpoint.save(*self._checkpoint_contents(run, digest, time.perf_counter() - t0))
 
         def stop_if_requested():
             if checkpoint and checkpoint.stop_requested():
                 save_progress()
-                raise StopRequested(step)
+                raise StopRequested(run.step)
 
         for row, point in enumerate(points):
-            if point <= step:
+            if point <= run.step:
                 continue  # trained before the checkpoint
-            while step < point:
-                self._train_chunk(batch_indices(self.n_train, cfg.batch_size, order_seed, step, cfg.steps_per_call))
-                step += cfg.steps_per_call
-                if step == snapshot_at:
-                    snapshot = keras_masks.get_weights(self.model)
-                if step < point:  # at an evaluation point, stop after the evaluation
+            while run.step < point:
+                self._train_chunk(batch_indices(self.n_train, cfg.batch_size, order_seed, run.step, cfg.steps_per_call))
+                run.step += cfg.steps_per_call
+                if run.step == snapshot_at:
+                    run.snapshot = keras_masks.get_weights(self.model)
+                if run.step < point:  # at an evaluation point, stop after the evaluation
                     stop_if_requested()
-            curves[row, :2] = self.evaluate("validation")
-            if test_curve:
-                curves[row, 2:] = self.evaluate("test")
-            if not np.isfinite(curves[row, 0]):
+            if not self._record_evaluation(run, row, test_curve):
                 break  # diverged: the rest of the curves stay NaN
-            if curves[row, 0] < best:  # strict: the first minimum wins ties
-                best, best_row = curves[row, 0], row
-                self._save_best()
             if progress is not None:
-                progress(step, cfg.iterations)
+                progress(run.step, cfg.iterations)
             now = time.perf_counter()
-            intervals.append(round(now - interval_start, 3))
+            run.intervals.append(round(now - interval_start, 3))
             interval_start = now
-            if checkpoint and step < cfg.iterations:
+            if checkpoint and run.step < cfg.iterations:
                 stop_if_requested()
                 if time.perf_counter() - last_save >= checkpoint.every_seconds:
                     save_progress()
                     last_save = time.perf_counter()
-        final = keras_masks.get_weights(self.model)
-        seconds = earlier_seconds + time.perf_counter() - t0
-        trained_on = where_trained(segments, cfg.iterations)
-        steady = steady_seconds(seconds, intervals)
+        return self._result(run, points, test_curve, time.perf_counter() - t0, resumed_at)
+
+    def _record_evaluation(self, run: _Progress, row: int, test_curve: bool) -> bool:
+        """Fill curve row `row` and keep the weights of the lowest validation loss so far;
+        False if the run diverged."""
+        run.curves[row, :2] = self.evaluate("validation")
+        if test_curve:
+            run.curves[row, 2:] = self.evaluate("test")
+        if not np.isfinite(run.curves[row, 0]):
+            return False
+        if run.curves[row, 0] < run.best:  # strict: the first minimum wins ties
+            run.best, run.best_row = run.curves[row, 0], row
+            self._save_best()
+        return True
+
+    def _result(self, run: _Progress, points: np.ndarray, test_curve: bool, seconds_here: float,
+                resumed_at: int) -> RunResult:
+        """The finished run's result; evaluates what the curves lack, then loads the best weights."""
+        curves, seconds = run.curves, run.seconds_before + seconds_here
+        common = dict(iterations=points, val_loss=curves[:, 0], val_acc=curves[:, 1],
+                      test_loss=curves[:, 2] if test_curve else None, test_acc=curves[:, 3] if test_curve else None,
+                      final_weights=keras_masks.get_weights(self.model), seconds=seconds, snapshot=run.snapshot,
+                      resumed_at=resumed_at, trained_on=where_trained(run.segments, self.cfg.iterations),
+                      steady_seconds=steady_seconds(seconds, run.intervals))
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
-            return RunResult(points, curves[:, 0], curves[:, 1], curves[:, 2] if test_curve else None,
-                             curves[:, 3] if test_curve else None, None, *[float("nan")] * 4, final,
-                             seconds, diverged=True, snapshot=snapshot, resumed_at=resumed_at, trained_on=trained_on,
-                             steady_seconds=steady)
+            nan = float("nan")
+            return RunResult(**common, early_stop_iter=None, test_acc_early_stop=nan, train_acc_early_stop=nan,
+                             test_acc_end=nan, train_acc_end=nan, diverged=True)
         test_end = curves[-1, 3] if test_curve else self.evaluate("test")[1]
         train_acc_end = self.evaluate("train")[1]
         self._load_best()
-        test_es = curves[best_row, 3] if test_curve else self.evaluate("test")[1]
-        train_acc_es = self.evaluate("train")[1]
-        return RunResult(
-            iterations=points,
-            val_loss=curves[:, 0],
-            val_acc=curves[:, 1],
-            test_loss=curves[:, 2] if test_curve else None,
-            test_acc=curves[:, 3] if test_curve else None,
-            early_stop_iter=int(points[best_row]),
-            test_acc_early_stop=float(test_es),
-            train_acc_early_stop=train_acc_es,
-            test_acc_end=float(test_end),
-            train_acc_end=train_acc_end,
-            final_weights=final,
-            seconds=seconds,
-            snapshot=snapshot,
-            resumed_at=resumed_at,
-            trained_on=trained_on,
-            steady_seconds=steady,
-        )
+        test_es = curves[run.best_row, 3] if test_curve else self.evaluate("test")[1]
+        return RunResult(**common, early_stop_iter=int(points[run.best_row]), test_acc_early_stop=float(test_es),
+                         train_acc_early_stop=self.evaluate("train")[1], test_acc_end=float(test_end),
+                         train_acc_end=train_acc_end)
 
-    def _progress(self, curves, snapshot, **meta) -> tuple[dict[str, np.ndarray], dict]:
+    def _checkpoint_contents(self, run: _Progress, digest: str, seconds_here: float) -> tuple[dict, dict]:
         arrays = {f"state{i}": v.numpy() for i, v in enumerate(self._run_state)}
-        arrays.update({f"snapshot/{k}": v for k, v in (snapshot or {}).items()}, curves=curves)
-        return arrays, {**meta, "snapshot": snapshot is not None}
+        arrays.update({f"snapshot/{k}": v for k, v in (run.snapshot or {}).items()}, curves=run.curves)
+        return arrays, dict(digest=digest, step=run.step, best=float(run.best), best_row=run.best_row,
+                            seconds=run.seconds_before + seconds_here, segments=run.segments,
+                            interval_seconds=run.intervals, snapshot=run.snapshot is not None)
 
-    def _restore(self, arrays, meta):
+    def _resume(self, checkpoint: Checkpoint | None, digest: str | None) -> _Progress | None:
+        """The saved progress of this very run, its variables restored; None if there is none."""
+        saved = checkpoint.load() if checkpoint else None
+        if saved is None or saved[1].get("digest") != digest:
+            return None
+        arrays, meta = saved
         for i, v in enumerate(self._run_state):
             v.assign(arrays[f"state{i}"])
         snapshot = {k.split("/", 1)[1]: a for k, a in arrays.items() if k.startswith("snapshot/")}
-        return arrays["curves"], snapshot if meta["snapshot"] else None, meta
+        checkpoint.resumed(meta["step"])
+        return _Progress(arrays["curves"], snapshot if meta["snapshot"] else None, step=meta["step"],
+                         best=meta["best"], best_row=meta["best_row"], seconds_before=meta["seconds"],
+                         segments=meta.get("segments", [["not recorded", 0]]),  # checkpoints saved before they were
+                         intervals=meta.get("interval_seconds", []))
