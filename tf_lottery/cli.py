@@ -125,6 +125,27 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     value (`--model conv2` restricts a three-network figure to Conv-2; `--model
     lenet300_100,conv2` to two).
     """
+    parser = _parser(description, sections, presets, preset_cost, data, strategies, bool(variants))
+    args = vars(parser.parse_args(argv))
+    options = _options(parser, args)
+    explicit = {k: v for k, v in args.items() if v is not None}
+    defaults = {f.name: f.default for cls in sections.values() for f in dataclasses.fields(cls)}
+    chosen_variants, explicit = _select_variants(parser, variants, explicit, defaults)
+
+    def build(variant: dict):
+        cfg = make(*_section_values(sections, presets[options.preset], variant, explicit, defaults, protocol))
+        if hasattr(cfg, "validate"):
+            cfg.validate()
+        return cfg
+
+    try:
+        return options, ([build(v) for v in chosen_variants] if variants else build({}))
+    except (ValueError, TypeError) as e:
+        parser.error(str(e))
+
+
+def _parser(description: str, sections: dict[str, type], presets: dict[str, dict], preset_cost: dict[str, str],
+            data: bool, strategies: bool, variants: bool) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=list(presets), default="paper",
                         help=_help("; ".join(f"{k}: {v}" for k, v in preset_cost.items())))
@@ -149,7 +170,11 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
                              "without training or writing results.")
     add_execution_flags(parser, strategies)
     add_config_flags(parser, sections)
-    args = vars(parser.parse_args(argv))
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser, args: dict) -> argparse.Namespace:
+    """Take the flags that are not config fields out of `args`, checked, with --results' default."""
     option_names = ("preset", "data_dir", "store", "results", "overwrite", "add_to_results", "plan", "workers",
                     "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
@@ -158,47 +183,47 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         parser.error("--overwrite replaces the results folder's results, --add-to-results keeps them: choose one.")
     if options.results is None:
         options.results = "results/smoke" if options.preset == SCRATCH_PRESET else "results"
-    explicit = {k: v for k, v in args.items() if v is not None}
-    defaults = {f.name: f.default for cls in sections.values() for f in dataclasses.fields(cls)}
-    # On a field the variants set, a flag selects variants: one value, or several (a,b).
-    # A variant that does not set the field has its default (--warmup-iterations 0: no warmup).
-    selected = {k: set(explicit.pop(k).split(",")) if isinstance(explicit[k], str) else {explicit.pop(k)}
-                for k in {k for v in variants for k in v} if k in explicit}
-    chosen_variants = [v for v in variants
-                       if all(v.get(k, defaults.get(k)) in values for k, values in selected.items())]
-    if variants and not chosen_variants:
-        compared = sorted({k for v in variants for k in v})
-        parser.error(f"This figure compares {', '.join(_flag(k) for k in compared)} over "
+    return options
+
+
+def _select_variants(parser, variants: tuple, explicit: dict, defaults: dict) -> tuple[list, dict]:
+    """The variants the explicit flags select, and the explicit values left to apply to them.
+
+    On a field the variants set, a flag selects variants: one value, or several (a,b). A
+    variant that does not set the field has its default (--warmup-iterations 0: no warmup).
+    """
+    compared = {k for v in variants for k in v}
+    selected = {k: set(v.split(",")) if isinstance(v, str) else {v} for k, v in explicit.items() if k in compared}
+    chosen = [v for v in variants if all(v.get(k, defaults.get(k)) in values for k, values in selected.items())]
+    if variants and not chosen:
+        parser.error(f"This figure compares {', '.join(_flag(k) for k in sorted(compared))} over "
                      f"{'; '.join(', '.join(f'{k}={v[k]}' for k in v) for v in variants)}; "
-                     f"{', '.join(f'{_flag(k)} {args[k]}' for k in selected)} selects none of them.")
+                     f"{', '.join(f'{_flag(k)} {explicit[k]}' for k in selected)} selects none of them.")
+    return chosen, {k: v for k, v in explicit.items() if k not in selected}
 
-    def build(variant: dict):
-        preset = dict(presets[options.preset])
-        per_model = preset.pop("per_model", {})
-        model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
-        asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
-        if "rounds" in explicit and "control_rounds" not in explicit and "control_rounds" in asked:
-            asked["control_rounds"] = _controls_within(asked["control_rounds"], explicit["rounds"])
-        scale = asked.pop("scale_iterations", None)
-        dropout_scale = asked.pop("scale_dropout_iterations", scale)
-        scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
-        protocol_values = protocol(asked)
-        chosen = {**protocol_values, **asked}
-        if "iterations" in defaults:  # the sections' own default: XOR's is not Lenet's
-            chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", defaults["iterations"]),
-                                           None if "iterations" in explicit else scale, explicit))
-        built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
-                                 if f.name in chosen and f.name != "seed"})
-                 for section, cls in sections.items()}
-        cfg = make(built, chosen.get("seed", 0))
-        if hasattr(cfg, "validate"):
-            cfg.validate()
-        return cfg
 
-    try:
-        return options, ([build(v) for v in chosen_variants] if variants else build({}))
-    except (ValueError, TypeError) as e:
-        parser.error(str(e))
+def _section_values(sections: dict[str, type], preset: dict, variant: dict, explicit: dict, defaults: dict,
+                    protocol) -> tuple[dict, int]:
+    """(section name -> its config instance, seed): the model's protocol, overridden by the
+    preset (its per-model values included), the variant and the explicit flags, in that order."""
+    preset = dict(preset)
+    per_model = preset.pop("per_model", {})
+    model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
+    asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
+    if "rounds" in explicit and "control_rounds" not in explicit and "control_rounds" in asked:
+        asked["control_rounds"] = _controls_within(asked["control_rounds"], explicit["rounds"])
+    scale = asked.pop("scale_iterations", None)
+    dropout_scale = asked.pop("scale_dropout_iterations", scale)
+    scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
+    protocol_values = protocol(asked)
+    chosen = {**protocol_values, **asked}
+    if "iterations" in defaults:  # the sections' own default: XOR's is not Lenet's
+        chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", defaults["iterations"]),
+                                       None if "iterations" in explicit else scale, explicit))
+    built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
+                             if f.name in chosen and f.name != "seed"})
+             for section, cls in sections.items()}
+    return built, chosen.get("seed", 0)
 
 
 def _controls_within(control_rounds: tuple, rounds: int) -> tuple:
