@@ -10,6 +10,8 @@ every conv or dense kernel carrying a `MaskConstraint`, in nested blocks too, is
 To add a model: write a builder (explicitly named layers; `layers.masked_conv` /
 `masked_dense` for prunable kernels) and register it in `MODELS` with its protocol (and,
 if it has no layers for --dropout or --conv-dropout, why: `no_dropout`, `no_conv_dropout`).
+Runs are identified by the network's name and settings, not its code: a changed
+architecture needs a new name (or, for a paper network, a `RUN_SCHEMA` bump).
 """
 from __future__ import annotations
 
