@@ -117,10 +117,12 @@ def test_strategy2_tickets_restart_from_theta0_with_the_continued_trunks_mask(ci
 
 def test_a_store_refuses_runs_on_other_data(cifar, tmp_path):
     cfg = conv_config()
-    RunStore(tmp_path, "conv2", cfg).check_data(cifar)
     other = dataclasses.replace(cifar, fingerprint="0" * 16, source="elsewhere", lossy=False)
-    with pytest.raises(StoreMismatch, match="other data"):
-        RunStore(tmp_path, "conv2", cfg).check_data(other)
+    RunStore(tmp_path, "conv2", cfg, read_only=True).check_data(other)  # --plan: records nothing
+    RunStore(tmp_path, "conv2", cfg).check_data(cifar)
+    for read_only in (False, True):
+        with pytest.raises(StoreMismatch, match="other data"):
+            RunStore(tmp_path, "conv2", cfg, read_only=read_only).check_data(other)
 
 
 def parse(figure, argv):

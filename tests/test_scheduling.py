@@ -5,7 +5,7 @@ import pytest
 
 from tf_lottery.lottery.experiment import RunSpec, plan
 from tf_lottery.execution import stopping
-from tf_lottery.execution.scheduling import Heartbeat, RunFailed, RunGraph, list_plan, run_graph
+from tf_lottery.execution.scheduling import CpuShare, Heartbeat, RunFailed, RunGraph, list_plan, run_graph
 from tf_lottery.training.checkpoint import StopRequested
 
 from conftest import tiny_config
@@ -139,6 +139,30 @@ def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():
                               "resumes from its checkpoint).")
     list_plan(jobs()[:1], lambda run: False, 1, lines.append, lambda run: 60.0)
     assert lines[-1].startswith("1 run in this study: 0 already stored, 1 to train")
+
+
+def test_on_this_machines_cores_the_estimate_shares_cpu_time_among_the_threads_at_work():
+    # "a" and "e" took 100 s of CPU time each (2 threads for 50 s, or 1 for 100 s): 400 s of
+    # work is left (b, c, d), which two threads do in 200 s whether as one worker or two.
+    guess = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 200.0, "e": 100.0}
+    cpu_time = {"seconds_of": lambda run: 50.0, "cpu_seconds_of": lambda run: guess[run.key]}
+    lines = []
+    for workers, threads in ((1, 2), (2, 1), (1, 0), (4, 1)):
+        list_plan(jobs(), lambda run: run.key in "ae", workers, lines.append, lambda run: guess[run.key],
+                  cpu=CpuShare(cores=2, threads_per_run=threads), **cpu_time)
+        assert lines[-1].endswith(f"on {min(workers, 3)} worker(s); estimated 3 min 20 s (scaled by the CPU times "
+                                  "of 2 stored run(s), 1x the first guess, 2 thread(s) at once).")
+    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, lambda run: guess[run.key],
+              cpu=CpuShare(cores=2, threads_per_run=1), **cpu_time)
+    assert "estimated 6 min 40 s" in lines[-1] and "1 thread(s) at once" in lines[-1]
+    # Runs stored before CPU time was recorded: their wall times, among the workers, as before.
+    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, lambda run: guess[run.key],
+              seconds_of=lambda run: 50.0, cpu_seconds_of=lambda run: None, cpu=CpuShare(2, 2))
+    assert lines[-1].endswith("estimated 3 min 20 s (scaled by the measured times of 2 stored run(s), 0.5x the "
+                              "first guess).")
+    list_plan(jobs(), lambda run: False, 2, lines.append, lambda run: guess[run.key], cpu=CpuShare(2, 1))
+    assert lines[-1].endswith("estimated 5 min 00 s (a first guess for a 2-core CPU, until runs are timed, "
+                              "2 thread(s) at once).")
 
 
 def test_the_eta_weighs_a_resumed_run_by_the_part_this_session_trained(monkeypatch):

@@ -116,6 +116,24 @@ def test_stores_of_an_older_schema_are_reported_and_not_used(tmp_path):
     assert "lenet300_100-44136fa355" in said[0] and "older, incompatible" in said[0]
 
 
+def test_a_read_only_store_writes_nothing_and_reads_what_is_stored(tmp_path):
+    """What --plan opens: nothing created, nothing cleaned up, the identity still checked."""
+    assert not RunStore(tmp_path / "runs", "lenet", ExperimentConfig(), read_only=True).has(KEY)
+    assert not (tmp_path / "runs").exists()
+    store = RunStore(tmp_path / "runs", "lenet", ExperimentConfig())
+    store.save(KEY, {"a": 1}, arrays(1.0))
+    leftover = store.dir / ".tmp-killed-0123abcd"
+    leftover.mkdir()
+    os.utime(leftover, (0, 0))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    reader = RunStore(tmp_path / "runs", "lenet", ExperimentConfig(), read_only=True)
+    assert reader.has(KEY) and reader.metrics(KEY)["a"] == 1 and reader.keys() == [KEY]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # even the leftover stays
+    (store.dir / "config.json").write_text(json.dumps({"schema": RUN_SCHEMA, "edited": True}))
+    with pytest.raises(StoreMismatch, match="another configuration"):
+        RunStore(tmp_path / "runs", "lenet", ExperimentConfig(), read_only=True)
+
+
 def test_parts_are_added_once(tmp_path):
     store = RunStore(tmp_path, "lenet", ExperimentConfig())
     store.save(KEY, {"a": 1})

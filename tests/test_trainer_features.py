@@ -128,7 +128,7 @@ def test_time_estimates_use_a_runs_time_without_its_stalls(small_mnist, monkeypa
     assert steady_seconds(10.0, [1.0, 2.0, 3.0]) == steady_seconds(7.0, []) + 3.0 == 10.0  # no stall, no change
     trainer, groups = make_trainer(small_mnist, eval_every=50)  # 4 evaluation intervals
     now = [0.0]  # a clock that moves only while the process is stalled in its second interval
-    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: now[0], process_time=lambda: 0.0))
 
     def stall(step, total):
         now[0] += 100.0 if step == 100 else 0.0
@@ -151,12 +151,18 @@ def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resu
     with pytest.raises(StopRequested) as stopped:
         _run(trainer, groups, seed=6, checkpoint=stop_at_150)
     assert stopped.value.step == 150 and store.checkpointed_at(key) == 150
-    assert len(store.checkpoint(key)[1]["interval_seconds"]) == 1  # the evaluation interval up to 100
+    arrays, saved = store.checkpoint(key)
+    assert len(saved["interval_seconds"]) == 1  # the evaluation interval up to 100
     again = _run(trainer, groups, seed=6, checkpoint=Checkpoint(stop_at_150.load, stop_at_150.save))
-    assert again.resumed_at == 150
+    assert again.resumed_at == 150 and whole.cpu_seconds > 0 and again.cpu_seconds > saved["cpu_seconds"] > 0
     np.testing.assert_array_equal(again.val_loss, whole.val_loss)
     np.testing.assert_array_equal(again.final_weights["fc1/kernel"], whole.final_weights["fc1/kernel"])
     assert again.early_stop_iter == whole.early_stop_iter
+    # A checkpoint saved by code that did not record CPU time resumes too; the run's total is unknown.
+    store.save_checkpoint(key, arrays, {k: v for k, v in saved.items() if k != "cpu_seconds"})
+    older = _run(trainer, groups, seed=6, checkpoint=Checkpoint(stop_at_150.load, stop_at_150.save))
+    assert older.resumed_at == 150 and older.cpu_seconds is None
+    np.testing.assert_array_equal(older.val_loss, whole.val_loss)
 
 
 def test_weight_names_do_not_depend_on_what_the_process_built_before(small_mnist):

@@ -21,6 +21,10 @@ def limit_threads(threads: int) -> None:
         raise RuntimeError("limit_threads() must be called before TensorFlow executes anything.") from e
 
 
+def visible_gpus() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def grow_gpu_memory() -> None:
     """Allocate GPU memory as needed instead of all of it at start, so that processes can
     share a GPU; like `limit_threads`, only before TensorFlow runs its first op."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from tf_lottery.execution import stopping
@@ -19,6 +20,20 @@ from tf_lottery.training.checkpoint import StopRequested
 
 class Run(Protocol):
     key: str
+
+
+@dataclass(frozen=True)
+class CpuShare:
+    """How a study's runs share this machine's `cores`: each on `threads_per_run` intra-op
+    threads (0: all cores). Its estimate then counts the CPU time stored runs took, which
+    is the same whether they trained as two single-threaded workers or one on both cores,
+    and divides it among the threads that will work at once; wall times would carry the
+    layout they were measured under."""
+    cores: int
+    threads_per_run: int
+
+    def threads_at_once(self, runs: int) -> int:
+        return max(1, min(self.cores, runs * (self.threads_per_run or self.cores)))
 
 
 class RunGraph:
@@ -112,13 +127,16 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
               describe: Callable[[object, dict], str], log: Callable[[str], None],
               guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
-              resumes_at: Callable[[object], int | None] | None = None) -> dict:
+              resumes_at: Callable[[object], int | None] | None = None,
+              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
 
-    `guess_seconds(run)` is a first guess of the time a run has left (less for a run its
-    checkpoint has carried part way), `seconds_of(run)` a stored run's measured time: the
-    estimate scales the guesses by what stored runs took, and the ETA by what this
-    session's runs took (so runs of different lengths are weighed right);
+    `guess_seconds(run)` is a first guess of the time a run has left on one thread (less
+    for a run its checkpoint has carried part way), `seconds_of(run)` a stored run's
+    measured wall time and `cpu_seconds_of(run)` its CPU time: the estimate scales the
+    guesses by what stored runs took (their CPU time shared among `cpu`'s threads when the
+    runs train on this machine's cores, else their wall time among the workers), and the
+    ETA by what this session's runs took (so runs of different lengths are weighed right);
     `resumes_at(run)` is the iteration a run's checkpoint holds, if any.
     If a run raises, no new run starts; runs already in progress finish and are stored,
     then the error propagates. After a stop is asked for (execution/stopping.py) no new
@@ -127,7 +145,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what))
+    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu))
     t0, trained, guessed_done, failure, stopped = time.perf_counter(), 0, 0.0, None, []
     guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
     try:
@@ -171,35 +189,46 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
               guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
-              resumes_at: Callable[[object], int | None] | None = None) -> None:
+              resumes_at: Callable[[object], int | None] | None = None,
+              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
         step = resumes_at(run) if resumes_at and run not in graph.done else None
         resume = f" (resumes from its checkpoint at iteration {step:,})" if step else ""
         log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}{resume}")
-    log(_estimate(graph, slots, guess_seconds, seconds_of, resumes_at, what))
+    log(_estimate(graph, slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu))
+
+
+def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) -> list[tuple[float, float]]:
+    return [(seconds, guess_seconds(run)) for run in graph.done if measured is not None and (seconds := measured(run))]
 
 
 def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], float],
               seconds_of: Callable[[object], float | None] | None,
-              resumes_at: Callable[[object], int | None] | None, what: str | None) -> str:
+              resumes_at: Callable[[object], int | None] | None, what: str | None,
+              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None) -> str:
     total, todo = len(graph.order), graph.remaining
-    lanes = max(1, min(slots, todo))
+    workers = max(1, min(slots, todo))
     guessed = sum(map(guess_seconds, graph.left()))
-    timed = [(seconds, guess_seconds(run)) for run in graph.done
-             if seconds_of is not None and (seconds := seconds_of(run))]
+    timed, cpu_timed = _timed(graph, guess_seconds, seconds_of), _timed(graph, guess_seconds, cpu_seconds_of)
+    on_cpu = cpu is not None and (bool(cpu_timed) or not timed)  # runs stored by older code have wall times only
+    lanes = cpu.threads_at_once(workers) if on_cpu else workers
+    timed = cpu_timed if on_cpu else timed
     if timed:  # the stored runs say how fast the machine that trained them was
         scale = sum(s for s, _ in timed) / sum(g for _, g in timed)
-        basis = f"scaled by the measured times of {len(timed)} stored run(s), {scale:.2g}x the first guess"
+        basis = (f"scaled by the {'CPU' if on_cpu else 'measured'} times of {len(timed)} stored run(s), "
+                 f"{scale:.2g}x the first guess")
     else:
         scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
+    if on_cpu:
+        basis += f", {lanes} thread(s) at once"
     resuming = sum(bool(resumes_at(run)) for run in graph.left()) if resumes_at else 0
     if resuming:
         basis += (f"; {resuming} of the runs to train "
                   + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
     what = what or ("run" if total == 1 else "runs")  # a figure's kind may count other things (XOR stages)
-    return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {lanes} worker(s); "
+    return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {workers} worker(s); "
             f"estimated {duration(scale * guessed / lanes)} ({basis}).")
 
 

@@ -60,30 +60,37 @@ def _canonical(obj):
 
 
 class RunStore:
-    def __init__(self, root, experiment: str, config, log=print):
-        """`config.run_defining()` is the identity every run in this store shares."""
+    def __init__(self, root, experiment: str, config, log=print, read_only: bool = False):
+        """`config.run_defining()` is the identity every run in this store shares.
+
+        `read_only` (for `--plan`): write nothing, not even the store's folder, so a plan
+        leaves no trace and works on a store it cannot write; a store not yet created reads
+        as empty, and an existing one's identity is still checked.
+        """
         identity = _canonical({"schema": RUN_SCHEMA, "experiment": experiment, **config.run_defining()})
         self.dir = Path(root) / f"{experiment}-{identity_hash(config.run_defining())}"
-        self.experiment, self.identity = experiment, identity
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.experiment, self.identity, self.read_only = experiment, identity, read_only
         config_file = self.dir / "config.json"
-        if not config_file.exists():
-            _commit_file(self.dir, config_file.name, json.dumps(identity, indent=1).encode())
-        stored = _read_json(config_file)
+        if not read_only:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if not config_file.exists():
+                _commit_file(self.dir, config_file.name, json.dumps(identity, indent=1).encode())
+        stored = _read_json(config_file) if config_file.exists() else identity
         if stored != identity:
             changed = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
             raise StoreMismatch(f"{self.dir} holds runs of another configuration (differs in {changed}). "
                                 "It was changed by hand or written by an incompatible version; use another --store "
                                 "or delete that folder.")
         self._report_old_schemas(Path(root), experiment, log)
-        self._remove_abandoned_writes()
+        if not read_only:
+            self._remove_abandoned_writes()
 
     @classmethod
     def existing(cls, folder: Path) -> "RunStore":
         """A store folder as found on disk, its identity read from its config.json."""
         store = cls.__new__(cls)
         store.dir, store.identity = Path(folder), _read_json(Path(folder) / "config.json")
-        store.experiment = store.identity["experiment"]
+        store.experiment, store.read_only = store.identity["experiment"], True  # only read: a source of copies
         return store
 
     def differing_only_in(self, sections: tuple[str, ...]) -> list["RunStore"]:
@@ -111,8 +118,9 @@ class RunStore:
             return
         record = {"dataset": dataset.name, "fingerprint": dataset.fingerprint, "lossy": dataset.lossy,
                   "first_source": dataset.source}
-        _commit_file(self.dir, _DATA, json.dumps(record, indent=1).encode())
-        stored = _read_json(self.dir / _DATA)
+        if not self.read_only:
+            _commit_file(self.dir, _DATA, json.dumps(record, indent=1).encode())
+        stored = self.data_record() or record
         if stored["fingerprint"] != dataset.fingerprint:
             raise StoreMismatch(f"{self.dir} holds runs trained on other data ({stored['first_source']}, "
                                 f"{'lossy' if stored['lossy'] else 'lossless'}) than {dataset.source} "

@@ -37,22 +37,22 @@ class LotteryKind:
     describe = staticmethod(describe_run)
 
     @staticmethod
-    def open_store(root, cfg, runs):
-        return RunStore(root, cfg.training.model, cfg)
+    def open_store(root, cfg, runs, read_only: bool = False):
+        return RunStore(root, cfg.training.model, cfg, read_only=read_only)
 
     @staticmethod
-    def graph_options(cfg, store):
-        return estimate_options(store, lambda run: cfg)
+    def graph_options(cfg, store, cpu=None):
+        return estimate_options(store, lambda run: cfg, cpu)
 
     @staticmethod
-    def check(cfg, data_dir, store_root, load_data: bool) -> None:
+    def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
         """Errors a user can fix, found before any run starts: settings that do not fit the
         model (ValueError), and (if `load_data`) unreadable data (DataError) or data other
-        than the store's runs were trained on (StoreMismatch)."""
-        _check_configs([cfg], data_dir, store_root, load_data)
+        than the store's runs were trained on (StoreMismatch). `read_only`: write nothing."""
+        _check_configs([cfg], data_dir, store_root, load_data, read_only)
 
 
-def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None:
+def _check_configs(configs: list, data_dir, store_root, load_data: bool, read_only: bool) -> None:
     for cfg in configs:
         training = cfg.training
         model_spec(training.model).check_dropout(training.model, training.dropout, training.conv_dropout)
@@ -63,7 +63,7 @@ def _check_configs(configs: list, data_dir, store_root, load_data: bool) -> None
             dataset = load_for(data, data_dir)
             for cfg in configs:
                 if cfg.data == data:
-                    RunStore(store_root, cfg.training.model, cfg).check_data(dataset)
+                    RunStore(store_root, cfg.training.model, cfg, read_only=read_only).check_data(dataset)
                     require_batch_fits(cfg.training.batch_size, len(dataset.train))  # else in every worker
 
 
@@ -82,20 +82,20 @@ class SweepKind(LotteryKind):
     is_stored = staticmethod(swept_is_stored)
 
     @staticmethod
-    def open_store(root, cfg, runs):
-        return SweepStore(root, sorted({r.cfg for r in runs}, key=lambda c: c.run_hash()))
+    def open_store(root, cfg, runs, read_only: bool = False):
+        return SweepStore(root, sorted({r.cfg for r in runs}, key=lambda c: c.run_hash()), read_only)
 
     @staticmethod
     def with_dependencies(runs):
         return runs  # `sweep()` lists every run after its dependencies
 
     @staticmethod
-    def graph_options(cfg, store):
-        return estimate_options(store, lambda swept: swept.cfg)
+    def graph_options(cfg, store, cpu=None):
+        return estimate_options(store, lambda swept: swept.cfg, cpu)
 
     @staticmethod
-    def check(cfg, data_dir, store_root, load_data: bool) -> None:
-        _check_configs(cfg if isinstance(cfg, list) else [cfg], data_dir, store_root, load_data)
+    def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
+        _check_configs(cfg if isinstance(cfg, list) else [cfg], data_dir, store_root, load_data, read_only)
 
 
 def xor_executor(cfg: XorConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
@@ -118,8 +118,8 @@ class XorKind:
         return {}
 
     @staticmethod
-    def open_store(root, cfg, runs):
-        return RunStore(root, "xor", cfg)
+    def open_store(root, cfg, runs, read_only: bool = False):
+        return RunStore(root, "xor", cfg, read_only=read_only)
 
     @staticmethod
     def with_dependencies(stages):
@@ -130,10 +130,10 @@ class XorKind:
         return store.has(stage.key)
 
     @staticmethod
-    def graph_options(cfg, store):
+    def graph_options(cfg, store, cpu=None):  # XOR stages take seconds: no estimate to refine
         return {"guess_seconds": lambda stage: 2.0, "what": f"XOR stages of {cfg.trials} networks",
                 "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}
 
     @staticmethod
-    def check(cfg, data_dir, store_root, load_data: bool) -> None:
+    def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
         pass

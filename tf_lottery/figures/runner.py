@@ -15,6 +15,7 @@ import collections
 import dataclasses
 import functools
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +27,7 @@ from tf_lottery.analysis import provenance, tables
 from tf_lottery.config import SettingsError
 from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute, stopping
-from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
+from tf_lottery.execution.scheduling import CpuShare, InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
 from tf_lottery.figures import earlier as earlier_results
 from tf_lottery.figures.spec import Figure, FigureContext
@@ -53,6 +54,15 @@ def require_writable(folder: Path, flag: str) -> None:
 
 def execution_record(options) -> dict:
     return {k: getattr(options, k, None) for k in EXECUTION_OPTIONS}
+
+
+def cpu_share(options) -> CpuShare | None:
+    """How this command's runs share this machine's cores; None when they train on GPUs, a
+    TPU or a cluster, whose speed this machine's CPU time does not tell."""
+    on_gpu = options.gpus_per_worker or (options.workers == 1 and distribute.visible_gpus())
+    if on_gpu or options.ray_address or getattr(options, "strategy", "default") != "default":
+        return None
+    return CpuShare(os.cpu_count() or 1, options.threads_per_worker)
 
 
 def configure_process(options) -> None:
@@ -184,14 +194,19 @@ def _run_figure(figure: Figure, options, cfg) -> None:
 def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started: float,
                       earlier: earlier_results.EarlierResults | None) -> None:
     kind = figure.kind
-    require_writable(Path(options.store), "--store")
-    require_writable(out, "--results")
+    for folder, flag in ((Path(options.store), "--store"), (out, "--results")):
+        try:
+            require_writable(folder, flag)
+        except SettingsError as e:
+            if not options.plan:  # a plan writes nothing, so it can read a store it cannot write
+                raise
+            print(f"Note: without --plan this would stop here: {e}", flush=True)
     # Absolute, and the environment variable read here: workers on a Ray cluster share
     # neither this process's working directory nor its environment.
     data_dir = resolve_data_dir(options.data_dir) if kind.data else None
     data_dir = data_dir and data_dir.resolve()
     try:  # a clear error here rather than inside every worker (one process reads the data itself)
-        kind.check(cfg, data_dir, Path(options.store), load_data=options.workers > 1)
+        kind.check(cfg, data_dir, Path(options.store), load_data=options.workers > 1, read_only=options.plan)
     except DataError:  # a ValueError too, but already a user's message
         raise
     except ValueError as e:
@@ -199,8 +214,8 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
     curves = figure.curve_runs(cfg)
     runs = kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
                                    for r in figure.select(cfg)])
-    store = kind.open_store(options.store, cfg, runs)
-    graph_options = kind.graph_options(cfg, store)
+    store = kind.open_store(options.store, cfg, runs, read_only=options.plan)
+    graph_options = kind.graph_options(cfg, store, cpu_share(options))
     if options.plan:
         list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **graph_options)
         return

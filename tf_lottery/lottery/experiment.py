@@ -279,6 +279,7 @@ class LotteryExperiment:
             "train_acc_end": result.train_acc_end,
             "seconds": result.seconds,
             "steady_seconds": result.steady_seconds,
+            "cpu_seconds": result.cpu_seconds,
             "resumed_at": result.resumed_at,
             "trained_on": result.trained_on,
             "xla": self.trainer.jit,
@@ -354,10 +355,11 @@ class LotteryExperiment:
         return cfg.training.iterations / model_spec(cfg.training.model).cpu_steps_per_second
 
 
-def estimate_options(store, cfg_of) -> dict:
+def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None) -> dict:
     """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
-    SweepStore) and `cfg_of(run)`: each run's first guess less what its checkpoint has done,
-    what stored runs took, where checkpoints resume."""
+    SweepStore), `cfg_of(run)` and how the runs share this machine's cores (`cpu`, None when
+    they train elsewhere): each run's first guess less what its checkpoint has done, what
+    stored runs took, where checkpoints resume."""
     def resumes_at(run) -> int | None:
         return store.checkpointed_at(run.key)
 
@@ -367,7 +369,7 @@ def estimate_options(store, cfg_of) -> dict:
         return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
 
     return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
-            "resumes_at": resumes_at}
+            "resumes_at": resumes_at, "cpu_seconds_of": functools.partial(measured_cpu_seconds, store), "cpu": cpu}
 
 
 def measured_seconds(store, run) -> float | None:
@@ -375,6 +377,12 @@ def measured_seconds(store, run) -> float | None:
     early); its wall time if it was stored before that was measured."""
     metrics = store.metrics(run.key)
     return None if metrics.get("diverged") else metrics.get("steady_seconds") or metrics.get("seconds")
+
+
+def measured_cpu_seconds(store, run) -> float | None:
+    """The CPU time a stored run took (None if it diverged, or was stored before that was recorded)."""
+    metrics = store.metrics(run.key)
+    return None if metrics.get("diverged") else metrics.get("cpu_seconds")
 
 
 def is_stored(store: RunStore, spec: RunSpec) -> bool:

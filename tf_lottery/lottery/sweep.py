@@ -69,8 +69,9 @@ class SweepStore:
     """The stores of a sweep's configurations behind one key space (what the scheduler and
     the Ray backend need: `has`, `metrics` and `checkpointed_at`)."""
 
-    def __init__(self, root, configs):
-        self.stores = {f"{store_name(c)}-{c.run_hash()}": RunStore(root, store_name(c), c) for c in configs}
+    def __init__(self, root, configs, read_only: bool = False):
+        self.stores = {f"{store_name(c)}-{c.run_hash()}": RunStore(root, store_name(c), c, read_only=read_only)
+                       for c in configs}
 
     def _split(self, key: str) -> tuple[RunStore, str]:
         folder, run_key = key.split("/", 1)

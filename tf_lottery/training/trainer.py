@@ -74,7 +74,10 @@ class RunResult:
     snapshot: dict | None = None  # the weights at `snapshot_at`, if asked for
     resumed_at: int = 0  # the iteration a checkpoint resumed it from (0: trained in one go)
     trained_on: str = ""  # the CPU(s), with the iterations each trained if it resumed on another
-    steady_seconds: float = 0.0  # `seconds` without stalls (see steady_seconds): what time estimates use
+    steady_seconds: float = 0.0  # `seconds` without stalls (see steady_seconds)
+    # CPU time of the process(es) that trained it, all threads: the work the run took, whatever
+    # the worker layout (what time estimates use); None if resumed from a checkpoint without it.
+    cpu_seconds: float | None = None
 
 
 @dataclass
@@ -86,8 +89,14 @@ class _Progress:
     best: float = np.inf  # the lowest validation loss so far, at curve row `best_row`
     best_row: int = 0
     seconds_before: float = 0.0  # trained before this process resumed the run
+    cpu_seconds_before: float | None = 0.0  # the CPU time of that (None: not recorded by older code)
     segments: list = field(default_factory=list)  # [CPU, first iteration] of each process that trained it
     intervals: list = field(default_factory=list)  # wall seconds of each evaluation interval
+
+
+def _plus(before: float | None, here: float) -> float | None:
+    """A total that is unknown once any part of it is."""
+    return None if before is None else round(before + here, 1)
 
 
 def where_trained(segments: list, iterations: int) -> str:
@@ -301,7 +310,7 @@ class Trainer:
         """
         if snapshot_at is not None and (snapshot_at % self.cfg.steps_per_call or snapshot_at > self.cfg.iterations):
             raise ValueError(f"snapshot_at ({snapshot_at}) must be a multiple of steps_per_call within the run.")
-        cfg, t0 = self.cfg, time.perf_counter()
+        cfg, t0, cpu0 = self.cfg, time.perf_counter(), time.process_time()
         self.reset(start_weights, mask, noise_seed)
         points = np.arange(cfg.eval_every, cfg.iterations + 1, cfg.eval_every)
         digest = run_digest(start_weights, mask, training=dataclasses.asdict(cfg), order_seed=order_seed,
@@ -314,7 +323,8 @@ class Trainer:
         last_save = interval_start = time.perf_counter()
 
         def save_progress():
-            checkpoint.save(*self._checkpoint_contents(run, digest, time.perf_counter() - t0))
+            checkpoint.save(*self._checkpoint_contents(run, digest, time.perf_counter() - t0,
+                                                       time.process_time() - cpu0))
 
         def stop_if_requested():
             if checkpoint and checkpoint.stop_requested():
@@ -343,7 +353,8 @@ class Trainer:
                 if time.perf_counter() - last_save >= checkpoint.every_seconds:
                     save_progress()
                     last_save = time.perf_counter()
-        return self._result(run, points, test_curve, time.perf_counter() - t0, resumed_at)
+        return self._result(run, points, test_curve, time.perf_counter() - t0, time.process_time() - cpu0,
+                            resumed_at)
 
     def _record_evaluation(self, run: _Progress, row: int, test_curve: bool) -> bool:
         """Fill curve row `row` and keep the weights of the lowest validation loss so far;
@@ -359,14 +370,15 @@ class Trainer:
         return True
 
     def _result(self, run: _Progress, points: np.ndarray, test_curve: bool, seconds_here: float,
-                resumed_at: int) -> RunResult:
+                cpu_seconds_here: float, resumed_at: int) -> RunResult:
         """The finished run's result; evaluates what the curves lack, then loads the best weights."""
         curves, seconds = run.curves, run.seconds_before + seconds_here
         common = dict(iterations=points, val_loss=curves[:, 0], val_acc=curves[:, 1],
                       test_loss=curves[:, 2] if test_curve else None, test_acc=curves[:, 3] if test_curve else None,
                       final_weights=keras_masks.get_weights(self.model), seconds=seconds, snapshot=run.snapshot,
                       resumed_at=resumed_at, trained_on=where_trained(run.segments, self.cfg.iterations),
-                      steady_seconds=steady_seconds(seconds, run.intervals))
+                      steady_seconds=steady_seconds(seconds, run.intervals),
+                      cpu_seconds=_plus(run.cpu_seconds_before, cpu_seconds_here))
         if not np.all(np.isfinite(curves[:, :2])):  # diverged: no early stop, no accuracies
             nan = float("nan")
             return RunResult(**common, early_stop_iter=None, test_acc_early_stop=nan, train_acc_early_stop=nan,
@@ -379,11 +391,13 @@ class Trainer:
                          train_acc_early_stop=self.evaluate("train")[1], test_acc_end=float(test_end),
                          train_acc_end=train_acc_end)
 
-    def _checkpoint_contents(self, run: _Progress, digest: str, seconds_here: float) -> tuple[dict, dict]:
+    def _checkpoint_contents(self, run: _Progress, digest: str, seconds_here: float,
+                             cpu_seconds_here: float) -> tuple[dict, dict]:
         arrays = {f"state{i}": v.numpy() for i, v in enumerate(self._run_state)}
         arrays.update({f"snapshot/{k}": v for k, v in (run.snapshot or {}).items()}, curves=run.curves)
         return arrays, dict(digest=digest, step=run.step, best=float(run.best), best_row=run.best_row,
-                            seconds=run.seconds_before + seconds_here, segments=run.segments,
+                            seconds=run.seconds_before + seconds_here,
+                            cpu_seconds=_plus(run.cpu_seconds_before, cpu_seconds_here), segments=run.segments,
                             interval_seconds=run.intervals, snapshot=run.snapshot is not None)
 
     def _resume(self, checkpoint: Checkpoint | None, digest: str | None) -> _Progress | None:
@@ -398,5 +412,6 @@ class Trainer:
         checkpoint.resumed(meta["step"])
         return _Progress(arrays["curves"], snapshot if meta["snapshot"] else None, step=meta["step"],
                          best=meta["best"], best_row=meta["best_row"], seconds_before=meta["seconds"],
+                         cpu_seconds_before=meta.get("cpu_seconds"),
                          segments=meta.get("segments", [["not recorded", 0]]),  # checkpoints saved before they were
                          intervals=meta.get("interval_seconds", []))
