@@ -46,6 +46,10 @@ def test_each_folder_says_its_settings_runs_progress_and_age(tmp_path, capsys):
     assert sorted(tmp_path.rglob("*")) == before  # it only reads
 
 
+def test_a_store_of_another_experiment_shows_its_identity_as_it_is():
+    assert inventory.settings({"experiment": "xor", "schema": 2, "seed": 0, "max_hidden": 4}) == "xor: max_hidden 4, seed 0"
+
+
 def test_a_missing_store_is_one_line(tmp_path, capsys):
     assert inventory.main(["--store", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.startswith(f"error: --store {tmp_path / 'nowhere'} is not a folder")

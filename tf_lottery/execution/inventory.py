@@ -29,10 +29,11 @@ def ranges(numbers) -> str:
 
 
 def settings(identity: dict) -> str:
-    """The settings a lottery store's runs share, in a line (empty for other experiments)."""
+    """The settings a store's runs share, in a line."""
     training, pruning, data = (identity.get(k, {}) for k in ("training", "pruning", "data"))
-    if not training or not pruning:
-        return ""
+    if not training or not pruning:  # not a lottery study (v1's XOR): its identity as it is
+        return f"{identity.get('experiment')}: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(identity.items()) if k not in ("experiment", "schema"))
     extras = [f"dropout {training['dropout']:g}"] if training.get("dropout") else []
     extras += ["augmented"] if training.get("augment") else []
     rates = ", ".join(f"{g} {pruning[f'{g}_rate']:g}" for g in ("conv", "fc", "output") if pruning.get(f"{g}_rate"))
@@ -92,7 +93,7 @@ def describe(folder: Path) -> list[str]:
         return [f"{folder.name}: unreadable config.json (not a store folder, or damaged)"]
     data = store.data_record()
     lines = [head]
-    lines += [f"  {settings(store.identity)}"] if settings(store.identity) else []
+    lines.append(f"  {settings(store.identity)}")
     if data:
         lines.append(f"  data: {data['dataset']} {'(LOSSY copy) ' if data['lossy'] else ''}first read from "
                      f"{data['first_source']}")
