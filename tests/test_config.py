@@ -114,11 +114,29 @@ def test_execution_flags_default_to_one_worker_per_core_and_stay_out_of_the_hash
                                   ["--rewind-iteration", "100"], ["--reset", "rewind", "--rewind-iteration", "150"],
                                   ["--learning-rate", "nan"], ["--weight-decay", "inf"], ["--lr-drop-factor", "0"],
                                   ["--random-sparse", "-1"], ["--gpus-per-worker", "nan", "--workers", "2"],
-                                  ["--max-examples", "-3"], ["--split-seed", "-3"], ["--seed", "-1"]])
+                                  ["--max-examples", "-3"], ["--split-seed", "-3"], ["--seed", "-1"],
+                                  ["--iterations", "20xp"], ["--lr-drops", "1ep,two"], ["--iterations", "infep"],
+                                  ["--iterations", "20ep"], ["--dataset", "svhn", "--iterations", "2ep"]])
 def test_bad_flags_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit):
         parse(argv)
     assert "error" in capsys.readouterr().err
+
+
+def test_training_lengths_in_epochs_are_the_papers_iterations(capsys):
+    # VGG-19: 160 epochs of 703 steps (45,000 // 64), drops after epochs 80 and 120, evaluated every 2.
+    from tf_lottery.figures.deep import FIG7
+    in_epochs = parse_figure(FIG7, ["--iterations", "160ep", "--lr-drops", "80ep,120ep", "--eval-every", "2ep"])[1]
+    assert in_epochs == parse_figure(FIG7, [])[1]
+    cfg = parse(["--iterations", "2ep", "--eval-every", "1ep", "--steps-per-call", "10", "--max-examples", "600",
+                 "--warmup-iterations", "0.5ep", "--lr-drops", "1ep", "--rounds", "1", "--control-rounds", "1"])[1]
+    assert (cfg.training.iterations, cfg.training.eval_every, cfg.training.warmup_iterations,
+            cfg.training.lr_drops) == (20, 10, 5, (10,))  # 600 training examples // batch 60
+    assert parse(["--iterations", "5000it"])[1].training.iterations == 5000
+    with pytest.raises(SystemExit):  # 20 x 916 (55,000 // 60) is not a multiple of 100
+        parse(["--iterations", "20ep"])
+    assert "--iterations 20ep is 18,320 iterations (55,000 training examples // batch 60 = 916 per epoch)" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("config", [TrainingConfig(learning_rate=float("nan")), TrainingConfig(weight_decay=float("inf")),

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 
+from tf_lottery.data.datasets import training_examples
 from tf_lottery.execution.xla import XLA_CHOICES
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 
@@ -21,8 +22,60 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _parse_list(kind: str):
-    item = int if kind == "int_list" else str
+@dataclasses.dataclass(frozen=True)
+class Epochs:
+    """A training length given in epochs (`20ep`): iterations once the data set and the
+    batch are known (see `in_iterations`)."""
+    count: float
+
+    def __repr__(self) -> str:
+        return f"{self.count:g}ep"
+
+
+def steps(text: str) -> int | Epochs:
+    """A flag counting iterations: `5000` (or `5000it`) iterations, or `20ep` epochs."""
+    value = text.strip()
+    try:
+        if value.endswith("ep") and math.isfinite(count := float(value[:-2])) and count >= 0:
+            return Epochs(count)
+        return int(value[:-2] if value.endswith("it") else value)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"not a number of iterations (5000, 5000it) or epochs (20ep): {text!r}")
+
+
+def in_iterations(chosen: dict) -> dict:
+    """`chosen` with its epoch counts turned into iterations: an epoch is (training examples
+    // batch size) steps, as the paper counts VGG-19's 703 (45,000 // 64)."""
+    def has_epochs(value) -> bool:
+        return isinstance(value, Epochs) or (isinstance(value, tuple) and any(isinstance(v, Epochs) for v in value))
+
+    if not any(map(has_epochs, chosen.values())):
+        return chosen
+    dataset, batch = chosen.get("dataset", DataConfig.dataset), chosen.get("batch_size", TrainingConfig.batch_size)
+    examples = training_examples(dataset, chosen.get("validation_size", DataConfig.validation_size),
+                                 chosen.get("max_examples", 0))
+    if examples is None:
+        raise ValueError(f"Epochs (e.g. 20ep) need the size of {dataset}'s training set, which is not known here: "
+                         f"give iterations.")
+    per_epoch = examples // batch if batch > 0 else 0
+    if per_epoch < 1:
+        raise ValueError(f"An epoch of {examples} training examples at batch {batch} has no whole step: give iterations.")
+
+    def convert(value):
+        return round(value.count * per_epoch) if isinstance(value, Epochs) else value
+
+    out = {k: tuple(map(convert, v)) if isinstance(v, tuple) else convert(v) for k, v in chosen.items()}
+    every = out.get("eval_every", TrainingConfig.eval_every)
+    if isinstance(chosen.get("iterations"), Epochs) and out["iterations"] % every:
+        raise ValueError(f"--iterations {chosen['iterations']!r} is {out['iterations']:,} iterations ({examples:,} "
+                         f"training examples // batch {batch} = {per_epoch} per epoch), which evaluations every "
+                         f"{every} do not divide: give iterations, a multiple of --eval-every.")
+    return out
+
+
+def _parse_list(kind: str, counts_steps: bool = False):
+    item = steps if counts_steps else int if kind == "int_list" else str
     return lambda text: tuple(item(x) for x in text.split(",") if x.strip())
 
 
@@ -49,11 +102,14 @@ def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type])
             if f.name == "seed":
                 continue
             meta = f.metadata
-            kw = {"default": None, "help": _help(f"{meta['help']} (default: {f.default})")}
+            in_epochs = " Also in epochs (20ep: 20 x training examples // batch)." if meta.get("steps") else ""
+            kw = {"default": None, "help": _help(f"{meta['help']}{in_epochs} (default: {f.default})")}
             if isinstance(f.default, bool):
                 kw["action"] = argparse.BooleanOptionalAction
             elif "type" in meta:
-                kw["type"], kw["metavar"] = _parse_list(meta["type"]), "A,B,..."
+                kw["type"], kw["metavar"] = _parse_list(meta["type"], meta.get("steps", False)), "A,B,..."
+            elif meta.get("steps"):  # iterations, or epochs: 20ep
+                kw["type"], kw["metavar"] = steps, "N|Nep"
             else:
                 kw["type"] = finite_float if isinstance(f.default, float) else type(f.default)
                 if "choices" in meta:
@@ -216,7 +272,7 @@ def _section_values(sections: dict[str, type], preset: dict, variant: dict, expl
     dropout_scale = asked.pop("scale_dropout_iterations", scale)
     scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
     protocol_values = protocol(asked)
-    chosen = {**protocol_values, **asked}
+    chosen = in_iterations({**protocol_values, **asked})
     if "iterations" in defaults:  # the sections' own default: XOR's is not Lenet's
         chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", defaults["iterations"]),
                                        None if "iterations" in explicit else scale, explicit))

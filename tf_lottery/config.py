@@ -91,7 +91,7 @@ class TrainingConfig:
     """Defaults are Lenet's protocol; each model's registry entry overrides them with its own."""
 
     model: str = option("lenet300_100", "Architecture (see tf_lottery/models/registry.py).")
-    iterations: int = option(50_000, "Training iterations per run (paper: 50K for Lenet).")
+    iterations: int = option(50_000, "Training iterations per run (paper: 50K for Lenet).", steps=True)
     batch_size: int = option(60, "Global batch size (paper: 60 for Lenet and Conv-2/4/6).")
     optimizer: str = option("adam", "Optimizer: adam, sgd, or momentum (SGD with momentum).",
                             choices=("adam", "sgd", "momentum"))
@@ -102,10 +102,11 @@ class TrainingConfig:
                                       "authors' later code (paper: 1e-4 for VGG-19 and ResNet-20; 0 elsewhere).")
     lr_drops: tuple = option((), "Iterations at which the learning rate is multiplied by --lr-drop-factor (the "
                                  "protocol's move with --iterations or a preset's shortening unless given).",
-                             type="int_list")
+                             type="int_list", steps=True)
     lr_drop_factor: float = option(0.1, "Factor of each learning-rate drop (paper: divide by 10).")
     warmup_iterations: int = option(0, "Linear learning-rate warmup from 0 over this many iterations (0: none; "
-                                       "figures give it in the paper's units, scaled with the iterations).")
+                                       "figures give it in the paper's units, scaled with the iterations).",
+                                    steps=True)
     dropout: float = option(0.0, "Dropout rate after each hidden fc layer (0: none; paper: 0.5 for its Conv-2/4/6 "
                                  "dropout runs, whose layers it does not state).")
     conv_dropout: float = option(0.0, "Dropout rate after each conv block's pooling (0: none, the default: the paper "
@@ -115,7 +116,8 @@ class TrainingConfig:
                                        "(each replica's share: no cross-replica traffic, the usual Keras behaviour). "
                                        "One device: the same.", choices=("global", "per_replica"), neutral="global")
     augment: bool = option(False, "Random horizontal flips and 4-pixel pad-and-crop, in-graph, seeded per run.")
-    eval_every: int = option(100, "Evaluate validation (and, where a figure needs it, test) every this many iterations.")
+    eval_every: int = option(100, "Evaluate validation (and, where a figure needs it, test) every this many iterations.",
+                             steps=True)
     steps_per_call: int = option(
         100, "Training steps per compiled call; evaluation happens only at call ends, so it must divide eval_every.",
         identity=False)
@@ -163,7 +165,8 @@ class PruningConfig:
                                 "continue (Strategy 2, keep training the trained weights), or rewind (the weights "
                                 "of round 0 at --rewind-iteration: later rewinding).",
                         choices=("init", "continue", "rewind"))
-    rewind_iteration: int = option(0, "Iteration of round 0 whose weights --reset rewind restarts from.", neutral=0)
+    rewind_iteration: int = option(0, "Iteration of round 0 whose weights --reset rewind restarts from.", neutral=0,
+                                   steps=True)
 
     def group_rates(self) -> dict[str, float]:
         return {"conv": self.conv_rate, "fc": self.fc_rate, "output": self.output_rate}

@@ -76,6 +76,16 @@ def readers() -> dict:
     return {"mnist": mnist, "cifar10": cifar10}
 
 
+def training_examples(name: str, validation_size: int, max_examples: int = 0) -> int | None:
+    """The training split's size after the validation hold-out, known without loading the
+    data (None for a data set without a reader here)."""
+    reader = readers().get(name)
+    if reader is None:
+        return None
+    kept = reader.COUNTS["train"] - validation_size
+    return min(kept, max_examples) if max_examples else kept
+
+
 def load_dataset(name: str, data_dir=None, validation_size: int = 5000, split_seed: int = 0,
                  input_scaling: str = "unit", max_examples: int = 0) -> Dataset:
     """Load `name`, hold out `validation_size` training examples chosen with `split_seed`."""

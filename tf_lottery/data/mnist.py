@@ -17,7 +17,7 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-_MNIST_COUNTS = {"train": 60_000, "test": 10_000}
+COUNTS = {"train": 60_000, "test": 10_000}
 _IDX_MAGIC = {"images": 2051, "labels": 2049}
 _FIX_HINT = (
     "Provide the four MNIST IDX .gz files ({files}) in {folder}, or drop --data-dir / "
@@ -57,7 +57,7 @@ def read_idx_folder(folder: Path):
     hint = _FIX_HINT.format(files=", ".join(MNIST_FILES.values()), folder=folder)
     try:
         arrays = {key: read_idx(folder / fname, key.split("_")[1]) for key, fname in MNIST_FILES.items()}
-        for part, count in _MNIST_COUNTS.items():
+        for part, count in COUNTS.items():
             images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
             img_file, lbl_file = MNIST_FILES[f"{part}_images"], MNIST_FILES[f"{part}_labels"]
             if images.shape[1:] != (28, 28):
