@@ -46,6 +46,17 @@ def test_each_folder_says_its_settings_runs_progress_and_age(tmp_path, capsys):
     assert sorted(tmp_path.rglob("*")) == before  # it only reads
 
 
+def test_the_settings_line_tells_apart_what_the_deep_figures_vary():
+    identity = {"seed": 0, "data": {"dataset": "cifar10"},
+                "training": {"model": "vgg19", "iterations": 1000, "optimizer": "momentum", "learning_rate": 0.1,
+                             "batch_size": 64, "weight_decay": 1e-4, "warmup_iterations": 100, "lr_drops": [500, 750],
+                             "lr_drop_factor": 0.1, "augment": True},
+                "pruning": {"conv_rate": 0.2, "fc_rate": 0.0, "output_rate": 0.0, "scope": "global", "reset": "init"}}
+    assert inventory.settings(identity) == (
+        "vgg19 on cifar10, seed 0: 1,000 iterations, momentum lr 0.1, batch 64, weight decay 0.0001, warmup 100, "
+        "lr x0.1 at 500, 750, augmented; global magnitude pruning per round (conv 0.2), reset init")
+
+
 def test_a_store_of_another_experiment_shows_its_identity_as_it_is():
     assert inventory.settings({"experiment": "xor", "schema": 2, "seed": 0, "max_hidden": 4}) == "xor: max_hidden 4, seed 0"
 

@@ -35,6 +35,11 @@ def settings(identity: dict) -> str:
         return f"{identity.get('experiment')}: " + ", ".join(
             f"{k} {v}" for k, v in sorted(identity.items()) if k not in ("experiment", "schema"))
     extras = [f"dropout {training['dropout']:g}"] if training.get("dropout") else []
+    extras += [f"conv dropout {training['conv_dropout']:g}"] if training.get("conv_dropout") else []
+    extras += [f"weight decay {training['weight_decay']:g}"] if training.get("weight_decay") else []
+    extras += [f"warmup {training['warmup_iterations']:,}"] if training.get("warmup_iterations") else []
+    extras += [f"lr x{training.get('lr_drop_factor', 0.1):g} at {', '.join(f'{d:,}' for d in training['lr_drops'])}"
+               ] if training.get("lr_drops") else []
     extras += ["augmented"] if training.get("augment") else []
     rates = ", ".join(f"{g} {pruning[f'{g}_rate']:g}" for g in ("conv", "fc", "output") if pruning.get(f"{g}_rate"))
     return (f"{training['model']} on {data.get('dataset', '?')}, seed {identity.get('seed', 0)}: "
