@@ -55,6 +55,7 @@ def stored_runs(store: RunStore) -> list[str]:
     for key in store.keys():
         metrics = store.metrics(key)
         if {"trial", "strategy", "round", "control"} <= set(metrics):
+            # keyed so that a trial's tickets sort before its controls
             groups[(metrics["trial"], metrics["strategy"], metrics["control"] != "ticket", metrics["control"])].append(
                 metrics["round"])
         elif key.endswith("/init"):
