@@ -42,7 +42,8 @@ CONV_PRESETS: dict[str, dict] = {
     # (at 5.2K in an 8K probe) inside the run; with dropout 15/100 of the dropout protocol's
     # (9K/11.2K/13.5K: its minimum was at 6K in a 12K probe, rising after 8K); per round
     # the rates of four paper rounds (every fourth level of the paper's Pm ladder: Conv-2
-    # 100, 41, 17, 7.1%; Conv-4 100, 44, 20, 9.2%); controls at rounds 2 and 3 only, one of each.
+    # 100, 41, 17, 7.1%; Conv-4 100, 44, 20, 9.2%; Conv-6 100, 47, 22, 10.6%); controls at
+    # rounds 2 and 3 only, one of each.
     "fast": {"trials": 1, "scale_iterations": 0.3, "scale_dropout_iterations": 0.15, "rounds": 3,
              "control_rounds": (2, 3), "reinits": 1, "random_sparse": 1, "oneshot": False,
              "per_model": {m: {"conv_rate": compounded(r, 4), "fc_rate": compounded(0.2, 4),
@@ -58,7 +59,8 @@ CONV_COST = {
              "2 CPU cores (about 50 min per Conv-2 run, 3 h per Conv-6 run), about 40 GPU-hours for Figure 5",
     "fast": "REDUCED: per network 1 trial x (4 tickets + 2 reinits, + 2 random sparse for Figure 1) runs of "
             "6-9K iterations (dropout runs 9-13.5K); Figure 5 for Conv-2 about 80 min on 2 cores (15 min a run), "
-            "Conv-4 about 2.3x and Conv-6 about 4x that (on a CPU without AVX-512 about 1 h a Conv-4 run); Figure 6 "
+            "Conv-4 about 2.3x and Conv-6 about 4x that (on a CPU without AVX-512 about 1 h a Conv-4 run, 1.7 h a "
+            "Conv-6 run); Figure 6 "
             "for Conv-2 4 dropout runs, about 90 min; Figure 10 for Conv-2 5 Strategy 2 runs, about 70 min",
     "smoke": "tiny runs on 100 examples; under a minute per network",
 }
