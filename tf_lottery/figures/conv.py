@@ -60,8 +60,8 @@ CONV_COST = {
     "fast": "REDUCED: per network 1 trial x (4 tickets + 2 reinits, + 2 random sparse for Figure 1) runs of "
             "6-9K iterations (dropout runs 9-13.5K); Figure 5 for Conv-2 about 80 min on 2 cores (15 min a run), "
             "Conv-4 about 2.3x and Conv-6 about 4x that (on a CPU without AVX-512 about 1 h a Conv-4 run, 1.7 h a "
-            "Conv-6 run); Figure 6 "
-            "for Conv-2 4 dropout runs, about 90 min; Figure 10 for Conv-2 5 Strategy 2 runs, about 70 min",
+            "Conv-6 run); Figure 6 for Conv-2 4 dropout runs, about 90 min; Figure 10 for Conv-2 5 Strategy 2 "
+            "runs, about 70 min",
     "smoke": "tiny runs on 100 examples; under a minute per network",
 }
 
