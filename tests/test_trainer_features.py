@@ -180,6 +180,17 @@ def test_test_accuracy_without_curves_equals_the_curve_values(small_mnist):
     np.testing.assert_array_equal(lazy.val_loss, with_curve.val_loss)
 
 
+def test_a_run_best_at_its_end_evaluates_the_training_set_once(small_mnist, monkeypatch):
+    trainer, groups = make_trainer(small_mnist, iterations=100)  # one evaluation: the best is the last
+    splits = []
+    evaluate = trainer.evaluate
+    monkeypatch.setattr(trainer, "evaluate", lambda split: splits.append(split) or evaluate(split))
+    result = _run(trainer, groups, 3, test_curve=False)
+    assert splits == ["validation", "test", "train"]
+    assert result.early_stop_iter == 100 and result.train_acc_early_stop == result.train_acc_end
+    assert result.test_acc_early_stop == result.test_acc_end
+
+
 def test_evaluation_in_bounded_batches_matches_one_batch(small_mnist):
     whole, groups = make_trainer(small_mnist)
     batched, _ = make_trainer(small_mnist, eval_batch_size=128)  # 3,000 training examples: 24 batches, padded
