@@ -75,6 +75,14 @@ def test_rows_are_ordered_by_network_earlier_rows_first_within_one():
     assert earlier.with_earlier(new, None, []) is new
 
 
+def test_a_sweep_added_up_rate_by_rate_is_listed_in_order_of_rate():
+    kept = earlier.EarlierResults(pd.DataFrame({"model": ["vgg19"] * 2, "learning_rate": [0.01, 0.1]}), {})
+    new = pd.DataFrame({"model": ["resnet20", "vgg19", "vgg19"], "learning_rate": [0.01, 0.02, 0.02]})
+    both = earlier.with_earlier(new, kept, ["vgg19", "resnet20"], ("learning_rate",))
+    assert list(zip(both["model"], both["learning_rate"])) == [("vgg19", 0.01), ("vgg19", 0.02), ("vgg19", 0.02),
+                                                               ("vgg19", 0.1), ("resnet20", 0.01)]
+
+
 @pytest.mark.parametrize("change, refusal", [
     ({"record": {**RECORD, "preset": "paper"}}, "holds results of the 'paper' preset, not 'fast'"),
     ({"record": {**RECORD, "figure": "fig5_conv"}}, "holds results of 'fig5_conv', not of fig1_sizes"),

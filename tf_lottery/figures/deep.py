@@ -118,7 +118,7 @@ def deep_summary(ctx: FigureContext) -> pd.DataFrame:
         frames.append(frame.assign(run_hash=cfg.run_hash()))
     summary = tables.sweep_summary(ctx.store, ctx.runs, deep_columns)
     summary = summary.merge(pd.concat(frames, ignore_index=True), on=["run_hash", *ids], how="left")
-    summary = with_earlier(summary, ctx.earlier, list(DEEP_MODELS))
+    summary = with_earlier(summary, ctx.earlier, list(DEEP_MODELS), ("learning_rate", "warmup_iterations", "scope"))
     return summary.assign(run=summary["control"].map(LABEL))
 
 

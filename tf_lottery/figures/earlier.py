@@ -81,15 +81,17 @@ def describe(earlier: EarlierResults, out: Path) -> str:
             f"summary.csv (their runs need not be in the store).")
 
 
-def with_earlier(summary: pd.DataFrame, earlier: EarlierResults | None, order: list[str]) -> pd.DataFrame:
-    """`summary` with the earlier rows, the networks in `order` (a stable sort: within a
-    network, earlier rows come first)."""
+def with_earlier(summary: pd.DataFrame, earlier: EarlierResults | None, order: list[str],
+                 settings: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`summary` with the earlier rows, the networks in `order`, within a network the
+    `settings` columns ascending (so tables and legends list a sweep in order, however it
+    was added up), then earlier rows first (a stable sort)."""
     if earlier is None:
         return summary
     both = pd.concat([earlier.rows, summary], ignore_index=True)
     rank = {m: i for i, m in enumerate(order)}
-    return both.sort_values("model", key=lambda s: s.map(lambda m: rank.get(m, len(rank))), kind="stable",
-                            ignore_index=True)
+    return both.sort_values(["model", *settings], key=lambda s: s.map(lambda m: rank.get(m, len(rank)))
+                            if s.name == "model" else s, kind="stable", ignore_index=True)
 
 
 def earlier_field(earlier: EarlierResults | None, field: str) -> dict:
