@@ -16,7 +16,7 @@ from tf_lottery.pruning import masks
 from tf_lottery.analysis import tables
 from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import PruningConfig
-from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, copy_source_name, plan
 from tf_lottery.execution.store import RunStore
 from tf_lottery.figures.kinds import LotteryKind
 from tf_lottery.pruning.rules import LotterySchedule
@@ -266,6 +266,8 @@ def test_round_0_is_copied_from_a_store_that_differs_only_in_its_pruning_setting
     first = LotteryExperiment(strategy1, small_mnist, RunStore(tmp_path, "lenet", strategy1), log=lambda *_: None)
     trained = first.execute(spec)
     second = LotteryExperiment(strategy2, small_mnist, RunStore(tmp_path, "lenet", strategy2), log=logged.append)
+    assert copy_source_name(second.store, strategy2, spec) == first.store.dir.name  # what a plan lists
+    assert copy_source_name(second.store, strategy2, RunSpec(0, "iterative", 1)) is None
     second.trainer.train = lambda *a, **k: pytest.fail("trained round 0 again")
     assert second.execute(spec) == {**trained, "copied_from": first.store.dir.name}
     for name in ("mask", "final"):

@@ -184,6 +184,32 @@ def test_the_eta_weighs_a_resumed_run_by_the_part_this_session_trained(monkeypat
     assert lines[1:] == ["[1/3] a (1 s; ETA 6 min 40 s)", "[2/3] b (1 s; ETA 3 min 20 s)", "[3/3] c (1 s; ETA 0 s)"]
 
 
+def test_a_run_to_be_copied_is_listed_as_such_and_costs_nothing_in_the_estimate(monkeypatch):
+    # "e" (say, a round 0 under other pruning settings) will be copied from "a" once "a" is stored.
+    copied_from = lambda run: "a's store" if run.key == "e" else None  # noqa: E731
+    lines = []
+    list_plan(jobs(), lambda run: False, 1, lines.append, lambda run: 100.0, copied_from=copied_from)
+    assert lines[4] == "  to copy   e (from a's store)"
+    assert lines[-1].startswith("5 runs in this study: 0 already stored, 1 to copy, 4 to train on 1 worker(s); "
+                                "estimated 6 min 40 s")
+    # Trained first (the copy is ready before anything else), it leaves no time to scale an ETA by.
+    now = [0.0]
+    monkeypatch.setattr("tf_lottery.execution.scheduling.time.perf_counter", lambda: now[0])
+
+    class Timed(FakeWorkers):
+        def next_result(self):
+            run, metrics = super().next_result()
+            now[0] += 0.0 if run.key == "e" else 200.0
+            return run, metrics
+
+    lines.clear()
+    run_graph([Job("e"), Job("a")], lambda run: False, Timed(slots=1), lambda r, m: r.key, lines.append,
+              lambda run: 100.0, copied_from=copied_from)
+    assert lines == ["2 runs in this study: 0 already stored, 1 to copy, 1 to train on 1 worker(s); estimated "
+                     "1 min 40 s (a first guess for a 2-core CPU, until runs are timed).", "[1/2] e (1 s)",
+                     "[2/2] a (1 s; ETA 0 s)"]
+
+
 def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_end():
     now, lines = [0.0], []
     beat = Heartbeat("trial0/iterative/round01/ticket", lines.append, interval=120, clock=lambda: now[0])

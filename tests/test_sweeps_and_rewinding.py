@@ -16,7 +16,8 @@ from tf_lottery.figures.lenet import PRESET_COST
 from tf_lottery.figures.runner import run_figure
 from tf_lottery.figures.spec import Figure
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
-from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, sweep, swept_is_stored
+from tf_lottery.lottery.sweep import (SweepExecutor, SweepStore, describe_swept, sweep, swept_copy_source_name,
+                                     swept_is_stored)
 from tf_lottery.pruning import masks
 
 
@@ -45,7 +46,7 @@ def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(s
                                   tables.summary_table(alone.store, plan(alone_cfg)).drop(columns=drop))
 
 
-def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_settings():
+def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_settings(tmp_path):
     strategy1 = tiny_config(oneshot=False)
     strategy2 = dataclasses.replace(strategy1, pruning=PruningConfig(reset="continue"))
     rewinding = dataclasses.replace(strategy1, pruning=PruningConfig(reset="rewind", rewind_iteration=100))
@@ -55,6 +56,11 @@ def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_setti
     assert runs[strategy2, round0].dependencies() == [runs[strategy1, round0]]  # then copied, not trained
     assert runs[rewinding, round0].dependencies() == []  # must record its rewind point itself
     assert runs[other_training, round0].dependencies() == []
+    # A plan says so, and counts no time for it.
+    store = SweepStore(tmp_path, [strategy1, strategy2, rewinding, other_training], read_only=True)
+    copied = {key: swept_copy_source_name(store, run) for key, run in runs.items()}
+    assert copied[strategy2, round0] == store.store_of(strategy1).dir.name
+    assert [key for key, source in copied.items() if source] == [(strategy2, round0)]
 
 
 def test_a_sweep_figure_runs_through_the_one_runner(data_dir, tmp_path):

@@ -128,7 +128,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
               guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
               resumes_at: Callable[[object], int | None] | None = None,
-              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None) -> dict:
+              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
+              copied_from: Callable[[object], str | None] | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
 
     `guess_seconds(run)` is a first guess of the time a run has left on one thread (less
@@ -137,7 +138,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     guesses by what stored runs took (their CPU time shared among `cpu`'s threads when the
     runs train on this machine's cores, else their wall time among the workers), and the
     ETA by what this session's runs took (so runs of different lengths are weighed right);
-    `resumes_at(run)` is the iteration a run's checkpoint holds, if any.
+    `resumes_at(run)` is the iteration a run's checkpoint holds, if any; `copied_from(run)`
+    names where a run will be copied from instead of trained (no time estimated), if anywhere.
     If a run raises, no new run starts; runs already in progress finish and are stored,
     then the error propagates. After a stop is asked for (execution/stopping.py) no new
     run starts either, and `StopRequested` propagates once the runs in training saved
@@ -145,7 +147,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu))
+    guess_seconds = _copies_free(guess_seconds, copied_from)
+    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu, copied_from))
     t0, trained, guessed_done, failure, stopped = time.perf_counter(), 0, 0.0, None, []
     guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
     try:
@@ -168,8 +171,9 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
                 continue
             graph.finish(run)
             trained, guessed_done = trained + 1, guessed_done + guessed_at_start.pop(run)
-            eta = (time.perf_counter() - t0) / guessed_done * sum(map(guess_seconds, graph.left()))
-            log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s; ETA {duration(eta)})")
+            left = sum(map(guess_seconds, graph.left()))
+            eta = f"; ETA {duration((time.perf_counter() - t0) / guessed_done * left)}" if guessed_done else ""
+            log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s{eta})")
     except KeyboardInterrupt:
         log(f"Interrupted; {trained} run(s) stored this time. Run the same command again to resume.")
         raise
@@ -190,14 +194,27 @@ def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int,
               guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
               resumes_at: Callable[[object], int | None] | None = None,
-              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None) -> None:
+              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
+              copied_from: Callable[[object], str | None] | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
-        step = resumes_at(run) if resumes_at and run not in graph.done else None
-        resume = f" (resumes from its checkpoint at iteration {step:,})" if step else ""
-        log(f"  {'stored  ' if run in graph.done else 'to train'}  {run.key}{resume}")
-    log(_estimate(graph, slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu))
+        if run in graph.done:
+            log(f"  stored    {run.key}")
+        elif source := copied_from and copied_from(run):
+            log(f"  to copy   {run.key} (from {source})")
+        else:
+            step = resumes_at(run) if resumes_at else None
+            log(f"  to train  {run.key}" + (f" (resumes from its checkpoint at iteration {step:,})" if step else ""))
+    log(_estimate(graph, slots, _copies_free(guess_seconds, copied_from), seconds_of, resumes_at, what,
+                  cpu_seconds_of, cpu, copied_from))
+
+
+def _copies_free(guess_seconds: Callable[[object], float], copied_from: Callable | None) -> Callable:
+    """`guess_seconds`, but nothing for a run that will be copied rather than trained."""
+    if copied_from is None:
+        return guess_seconds
+    return lambda run: 0.0 if copied_from(run) else guess_seconds(run)
 
 
 def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) -> list[tuple[float, float]]:
@@ -207,8 +224,11 @@ def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) 
 def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], float],
               seconds_of: Callable[[object], float | None] | None,
               resumes_at: Callable[[object], int | None] | None, what: str | None,
-              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None) -> str:
-    total, todo = len(graph.order), graph.remaining
+              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
+              copied_from: Callable[[object], str | None] | None = None) -> str:
+    total = len(graph.order)
+    copies = sum(bool(copied_from(run)) for run in graph.left()) if copied_from else 0
+    todo = graph.remaining - copies
     workers = max(1, min(slots, todo))
     guessed = sum(map(guess_seconds, graph.left()))
     timed, cpu_timed = _timed(graph, guess_seconds, seconds_of), _timed(graph, guess_seconds, cpu_seconds_of)
@@ -228,8 +248,9 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
         basis += (f"; {resuming} of the runs to train "
                   + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
     what = what or ("run" if total == 1 else "runs")  # a figure's kind may count other things (XOR stages)
-    return (f"{total} {what} in this study: {total - todo} already stored, {todo} to train on {workers} worker(s); "
-            f"estimated {duration(scale * guessed / lanes)} ({basis}).")
+    copied = f"{copies} to copy, " if copies else ""
+    return (f"{total} {what} in this study: {total - todo - copies} already stored, {copied}{todo} to train on "
+            f"{workers} worker(s); estimated {duration(scale * guessed / lanes)} ({basis}).")
 
 
 class RunFailed(Exception):

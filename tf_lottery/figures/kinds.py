@@ -3,14 +3,16 @@ of several such configurations on one pool of workers, and v1's stacked XOR stag
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from tf_lottery import cli
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import (LotteryExperiment, describe_run, estimate_options, is_stored,
-                                           with_dependencies)
-from tf_lottery.lottery.sweep import SweepExecutor, SweepStore, describe_swept, swept_is_stored
+from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, estimate_options,
+                                           is_stored, with_dependencies)
+from tf_lottery.lottery.sweep import (SweepExecutor, SweepStore, describe_swept, swept_copy_source_name,
+                                      swept_is_stored)
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
 from tf_lottery.models.registry import model_spec, prunable_sizes
 from tf_lottery.pruning.strategies import PruningPlan
@@ -42,7 +44,7 @@ class LotteryKind:
 
     @staticmethod
     def graph_options(cfg, store, cpu=None):
-        return estimate_options(store, lambda run: cfg, cpu)
+        return estimate_options(store, lambda run: cfg, cpu, functools.partial(copy_source_name, store, cfg))
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
@@ -91,7 +93,7 @@ class SweepKind(LotteryKind):
 
     @staticmethod
     def graph_options(cfg, store, cpu=None):
-        return estimate_options(store, lambda swept: swept.cfg, cpu)
+        return estimate_options(store, lambda swept: swept.cfg, cpu, functools.partial(swept_copy_source_name, store))
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:

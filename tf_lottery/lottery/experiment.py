@@ -294,18 +294,12 @@ class LotteryExperiment:
         return self._store(spec, metrics, arrays, _test_curve(result) if spec.test_curve else None)
 
     def _adopt_unpruned(self, spec: RunSpec) -> None:
-        """Round 0 trains the dense network from theta_0: the pruning settings, part of the
-        store's identity, do not change it. Copy it from a store of the same training, data
-        and seed that has it (another strategy, scope or rate) rather than train it again;
-        not when this study keeps a rewind point, which round 0 must record."""
-        if records_rewind_point(self.cfg):
-            return
-        for other in self.store.differing_only_in(("pruning",)):
-            if other.has(spec.key):
-                self.store.adopt(spec.key, other)
-                self.log(f"  {spec.key}: copied from {other.dir.name}, the same unpruned network under other "
-                         "pruning settings")
-                return
+        """Copy round 0 from a store that has it (`unpruned_source`) rather than train it again."""
+        source = unpruned_source(self.store, self.cfg, spec)
+        if source is not None:
+            self.store.adopt(spec.key, source)
+            self.log(f"  {spec.key}: copied from {source.dir.name}, the same unpruned network under other "
+                     "pruning settings")
 
     def _keeps_rewind_point(self, spec: RunSpec) -> bool:
         return records_rewind_point(self.cfg) and spec.is_unpruned
@@ -355,11 +349,28 @@ class LotteryExperiment:
         return cfg.training.iterations / model_spec(cfg.training.model).cpu_steps_per_second
 
 
-def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None) -> dict:
+def unpruned_source(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> RunStore | None:
+    """A store holding `spec`'s round 0 under other pruning settings (another strategy,
+    scope or rate) with the same training, data and seed, if `spec` is round 0: it trains
+    the dense network from theta_0, which the pruning settings, part of the store's
+    identity, do not change. None when `cfg` keeps a rewind point, which round 0 must record."""
+    if not spec.is_unpruned or records_rewind_point(cfg):
+        return None
+    return next((other for other in store.differing_only_in(("pruning",)) if other.has(spec.key)), None)
+
+
+def copy_source_name(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> str | None:
+    """The store a run not stored yet will be copied from rather than trained, if any."""
+    source = None if store.has(spec.key) else unpruned_source(store, cfg, spec)
+    return source and source.dir.name
+
+
+def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None, copied_from=None) -> dict:
     """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
     SweepStore), `cfg_of(run)` and how the runs share this machine's cores (`cpu`, None when
     they train elsewhere): each run's first guess less what its checkpoint has done, what
-    stored runs took, where checkpoints resume."""
+    stored runs took, where checkpoints resume, and (`copied_from(run)`) which runs will be
+    copied rather than trained."""
     def resumes_at(run) -> int | None:
         return store.checkpointed_at(run.key)
 
@@ -369,7 +380,8 @@ def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None) -> d
         return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
 
     return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
-            "resumes_at": resumes_at, "cpu_seconds_of": functools.partial(measured_cpu_seconds, store), "cpu": cpu}
+            "resumes_at": resumes_at, "cpu_seconds_of": functools.partial(measured_cpu_seconds, store), "cpu": cpu,
+            "copied_from": copied_from}
 
 
 def measured_seconds(store, run) -> float | None:

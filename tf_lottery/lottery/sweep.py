@@ -17,8 +17,8 @@ from pathlib import Path
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import (LotteryExperiment, RunSpec, describe_run, is_stored, records_rewind_point,
-                                          with_dependencies)
+from tf_lottery.lottery.experiment import (LotteryExperiment, RunSpec, copy_source_name, describe_run,
+                                          is_stored, records_rewind_point, with_dependencies)
 
 
 def store_name(cfg: ExperimentConfig) -> str:
@@ -29,8 +29,9 @@ def store_name(cfg: ExperimentConfig) -> str:
 class SweptRun:
     cfg: ExperimentConfig
     run: RunSpec
-    # Runs of other configurations this one waits for (not part of its identity).
-    after: tuple = field(default=(), compare=False)
+    # The round 0 of another configuration this one waits for and is copied from (not
+    # part of its identity; see `sweep`).
+    copy_of: "SweptRun | None" = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -41,7 +42,8 @@ class SweptRun:
         return self.run.test_curve
 
     def dependencies(self) -> list["SweptRun"]:
-        return [SweptRun(self.cfg, d) for d in self.run.dependencies()] + list(self.after)
+        copied = [self.copy_of] if self.copy_of else []
+        return [SweptRun(self.cfg, d) for d in self.run.dependencies()] + copied
 
 
 def sweep(configs, runs_of) -> list[SweptRun]:
@@ -56,7 +58,7 @@ def sweep(configs, runs_of) -> list[SweptRun]:
             swept = SweptRun(cfg, run)
             if run.is_unpruned and not records_rewind_point(cfg):
                 first = unpruned.setdefault((_without_pruning(cfg), run.trial), swept)
-                swept = swept if first.cfg == cfg else SweptRun(cfg, run, after=(first,))
+                swept = swept if first.cfg == cfg else SweptRun(cfg, run, copy_of=first)
             runs.append(swept)
     return runs
 
@@ -95,6 +97,14 @@ class SweepStore:
 
 def swept_is_stored(store: SweepStore, swept: SweptRun) -> bool:
     return is_stored(store.store_of(swept.cfg), swept.run)
+
+
+def swept_copy_source_name(store: SweepStore, swept: SweptRun) -> str | None:
+    """The store a run not stored yet will be copied from: the configuration whose round 0
+    it waits for in this sweep, or one that has it already."""
+    if swept.copy_of is not None and not store.has(swept.key):
+        return store.store_of(swept.copy_of.cfg).dir.name
+    return copy_source_name(store.store_of(swept.cfg), swept.cfg, swept.run)
 
 
 def describe_swept(swept: SweptRun, metrics: dict) -> str:
