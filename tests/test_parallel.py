@@ -42,8 +42,9 @@ def test_two_workers_match_one_and_survive_a_killed_worker(data_dir, tmp_path):
     with open(tmp_path / "one.log", "w") as log:  # a file: a full pipe would block it
         one = subprocess.Popen(fig4(data_dir, tmp_path / "one", tmp_path / "r1", 1), env=ENV, stdout=log,
                                stderr=subprocess.STDOUT)
-    driver = subprocess.Popen(fig4(data_dir, tmp_path / "two", tmp_path / "r2", 2), env=ENV, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    with open(tmp_path / "two.err", "w") as err:  # what to show should Ray fail to start
+        driver = subprocess.Popen(fig4(data_dir, tmp_path / "two", tmp_path / "r2", 2), env=ENV, text=True,
+                                  stdout=subprocess.PIPE, stderr=err)
     pids, output, stored_before, deadline = [], [], {}, time.time() + 600
     for line in driver.stdout:
         output.append(line)
@@ -54,7 +55,7 @@ def test_two_workers_match_one_and_survive_a_killed_worker(data_dir, tmp_path):
             time.sleep(0.5)
             os.kill(pids[0], signal.SIGKILL)
         assert time.time() < deadline, "".join(output)
-    assert driver.wait() == 0, "".join(output)
+    assert driver.wait() == 0, "".join(output) + (tmp_path / "two.err").read_text()[-5000:]
     log = "".join(output)
     assert len(pids) == 3 and "A worker died during" in log, log  # two workers and a replacement
 
