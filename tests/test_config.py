@@ -123,6 +123,16 @@ def test_bad_flags_exit_with_a_message(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [(["--dropout", "2"], "must be in [0, 1): {'dropout': 2.0}"),
+                                           (["--momentum", "1", "--conv-dropout", "-0.1"],
+                                            "must be in [0, 1): {'momentum': 1.0, 'conv_dropout': -0.1}"),
+                                           (["--weight-decay=-1e-4"], "weight_decay must be >= 0, got -0.0001")])
+def test_a_refused_setting_is_named_with_its_value(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        parse(argv)
+    assert message in capsys.readouterr().err
+
+
 def test_training_lengths_in_epochs_are_the_papers_iterations(capsys):
     # VGG-19: 160 epochs of 703 steps (45,000 // 64), drops after epochs 80 and 120, evaluated every 2.
     from tf_lottery.figures.deep import FIG7

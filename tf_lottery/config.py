@@ -136,9 +136,11 @@ class TrainingConfig:
         if self.learning_rate <= 0 or self.adam_epsilon <= 0 or self.lr_drop_factor <= 0:
             raise ValueError(f"learning_rate, adam_epsilon and lr_drop_factor must be positive, got "
                              f"{self.learning_rate}, {self.adam_epsilon}, {self.lr_drop_factor}.")
-        if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.dropout < 1 \
-                or not 0 <= self.conv_dropout < 1:
-            raise ValueError("weight_decay must be >= 0, momentum, dropout and conv_dropout in [0, 1).")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}.")
+        fractions = {"momentum": self.momentum, "dropout": self.dropout, "conv_dropout": self.conv_dropout}
+        if outside := {name: value for name, value in fractions.items() if not 0 <= value < 1}:
+            raise ValueError(f"These settings must be in [0, 1): {outside}.")
         if not all(0 < d < self.iterations for d in self.lr_drops) or list(self.lr_drops) != sorted(set(self.lr_drops)):
             raise ValueError(f"lr_drops must be increasing iterations within 1..{self.iterations - 1}, "
                              f"got {self.lr_drops}.")
