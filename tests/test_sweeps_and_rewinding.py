@@ -63,6 +63,18 @@ def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_setti
     assert [key for key, source in copied.items() if source] == [(strategy2, round0)]
 
 
+def test_a_sweeps_progress_lines_name_their_configuration(small_mnist, tmp_path, capsys):
+    strategy1 = tiny_config(oneshot=False)
+    strategy2 = dataclasses.replace(strategy1, pruning=PruningConfig(reset="continue"))
+    runs = sweep([strategy1, strategy2], lambda cfg: [RunSpec.unpruned(0)])
+    executor = SweepExecutor(None, tmp_path)
+    executor.datasets[strategy1.data] = small_mnist
+    for run in runs:
+        executor.execute(run)
+    copied = f"  [lenet300_100-{strategy2.run_hash()}] trial0/iterative/round00/ticket: copied from lenet300_100-"
+    assert copied in capsys.readouterr().out
+
+
 def test_a_sweep_figure_runs_through_the_one_runner(data_dir, tmp_path):
     reports = []
     figure = Figure(name="lr_sweep", description="test sweep", kind=SweepKind,

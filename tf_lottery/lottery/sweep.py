@@ -125,7 +125,17 @@ class SweepExecutor:
             if cfg.data not in self.datasets:
                 self.datasets[cfg.data] = load_for(cfg.data, self.data_dir)
             dataset = self.datasets[cfg.data]
+            folder = f"{store_name(cfg)}-{cfg.run_hash()}"
             self.experiments[cfg] = LotteryExperiment(cfg, dataset, RunStore(self.store_root, store_name(cfg), cfg),
-                                                      self.strategy, xla=self.xla)
+                                                      self.strategy, log=_naming(folder), xla=self.xla)
             self.data_source = dataset.source
         return self.experiments[cfg].execute(swept.run)
+
+
+def _naming(folder: str):
+    """A log that names the configuration on each line (its runs' keys recur across a
+    sweep's configurations), as the line the scheduler prints when a run ends does."""
+    def log(message: str) -> None:
+        text = message.lstrip()
+        print(f"{message[:len(message) - len(text)]}[{folder}] {text}", flush=True)
+    return log
