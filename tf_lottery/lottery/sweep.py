@@ -25,6 +25,11 @@ def store_name(cfg: ExperimentConfig) -> str:
     return cfg.training.model
 
 
+def store_folder(cfg: ExperimentConfig) -> str:
+    """The folder of `cfg`'s store, which names the configuration in a sweep's keys and logs."""
+    return f"{store_name(cfg)}-{cfg.run_hash()}"
+
+
 @dataclass(frozen=True)
 class SweptRun:
     cfg: ExperimentConfig
@@ -35,7 +40,7 @@ class SweptRun:
 
     @property
     def key(self) -> str:
-        return f"{store_name(self.cfg)}-{self.cfg.run_hash()}/{self.run.key}"
+        return f"{store_folder(self.cfg)}/{self.run.key}"
 
     @property
     def test_curve(self) -> bool:
@@ -72,7 +77,7 @@ class SweepStore:
     the Ray backend need: `has`, `metrics` and `checkpointed_at`)."""
 
     def __init__(self, root, configs, read_only: bool = False):
-        self.stores = {f"{store_name(c)}-{c.run_hash()}": RunStore(root, store_name(c), c, read_only=read_only)
+        self.stores = {store_folder(c): RunStore(root, store_name(c), c, read_only=read_only)
                        for c in configs}
 
     def _split(self, key: str) -> tuple[RunStore, str]:
@@ -92,7 +97,7 @@ class SweepStore:
         return store.checkpointed_at(run_key)
 
     def store_of(self, cfg: ExperimentConfig) -> RunStore:
-        return self.stores[f"{store_name(cfg)}-{cfg.run_hash()}"]
+        return self.stores[store_folder(cfg)]
 
 
 def swept_is_stored(store: SweepStore, swept: SweptRun) -> bool:
@@ -108,7 +113,7 @@ def swept_copy_source_name(store: SweepStore, swept: SweptRun) -> str | None:
 
 
 def describe_swept(swept: SweptRun, metrics: dict) -> str:
-    return f"[{store_name(swept.cfg)}-{swept.cfg.run_hash()}] {describe_run(swept.run, metrics)}"
+    return f"[{store_folder(swept.cfg)}] {describe_run(swept.run, metrics)}"
 
 
 class SweepExecutor:
@@ -125,9 +130,8 @@ class SweepExecutor:
             if cfg.data not in self.datasets:
                 self.datasets[cfg.data] = load_for(cfg.data, self.data_dir)
             dataset = self.datasets[cfg.data]
-            folder = f"{store_name(cfg)}-{cfg.run_hash()}"
             self.experiments[cfg] = LotteryExperiment(cfg, dataset, RunStore(self.store_root, store_name(cfg), cfg),
-                                                      self.strategy, log=_naming(folder), xla=self.xla)
+                                                      self.strategy, log=_naming(store_folder(cfg)), xla=self.xla)
             self.data_source = dataset.source
         return self.experiments[cfg].execute(swept.run)
 
