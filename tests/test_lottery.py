@@ -17,7 +17,7 @@ from tf_lottery.analysis import tables
 from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import PruningConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, copy_source_name, plan
-from tf_lottery.execution.store import RunStore
+from tf_lottery.execution.store import RunStore, TrainedElsewhere
 from tf_lottery.figures.kinds import LotteryKind
 from tf_lottery.pruning.rules import LotterySchedule
 
@@ -256,6 +256,25 @@ def test_a_run_another_process_stored_meanwhile_is_not_trained_again(small_mnist
     stored = first.execute(spec)
     second.trainer.train = lambda *a, **k: pytest.fail("trained a stored run again")
     assert second.execute(spec) == stored  # planned as missing by `second`, stored by `first` before it ran
+
+
+def test_a_run_another_process_is_training_is_left_to_it(small_mnist, tmp_path):
+    cfg = tiny_config(oneshot=False)
+    first = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    second = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
+    spec, trained = RunSpec.unpruned(0), []
+    second.trainer.train = lambda *a, **k: pytest.fail("trained a run another process is training")
+    train = first.trainer.train
+
+    def first_trains(*args, **kwargs):  # `second` asks for the run while `first` trains it
+        with pytest.raises(TrainedElsewhere, match=f"pid {os.getpid()}"):
+            second.execute(spec)
+        trained.append(spec)
+        return train(*args, **kwargs)
+
+    first.trainer.train = first_trains
+    stored = first.execute(spec)
+    assert trained and second.execute(spec) == stored  # asked again once stored: taken from the store
 
 
 def test_round_0_is_copied_from_a_store_that_differs_only_in_its_pruning_settings(small_mnist, tmp_path):

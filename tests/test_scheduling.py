@@ -1,4 +1,5 @@
 """The run graph and the driver loop, with a fake backend: milliseconds, no TensorFlow."""
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from tf_lottery.lottery.experiment import RunSpec, plan
 from tf_lottery.execution import stopping
 from tf_lottery.execution.scheduling import CpuShare, Heartbeat, RunFailed, RunGraph, list_plan, run_graph
+from tf_lottery.execution.store import TrainedElsewhere
 from tf_lottery.training.checkpoint import StopRequested
 
 from conftest import tiny_config
@@ -208,6 +210,44 @@ def test_a_run_to_be_copied_is_listed_as_such_and_costs_nothing_in_the_estimate(
     assert lines == ["2 runs in this study: 0 already stored, 1 to copy, 1 to train on 1 worker(s); estimated "
                      "1 min 40 s (a first guess for a 2-core CPU, until runs are timed).", "[1/2] e (1 s)",
                      "[2/2] a (1 s; ETA 0 s)"]
+
+
+class SharedStore(FakeWorkers):
+    """Another process sharing the store trains run "a" until `busy` asks have been refused."""
+
+    def __init__(self, slots, busy):
+        super().__init__(slots)
+        self.busy = busy
+
+    def next_result(self):
+        if self.running[-1].key == "a" and self.busy:
+            self.busy -= 1
+            run = self.running.pop()
+            self.log.append(("elsewhere", run.key))
+            raise RunFailed(run, TrainedElsewhere(run.key, {"host": "node2", "pid": 7, "since": 0.0}))
+        return super().next_result()
+
+
+def test_a_run_another_process_trains_is_asked_for_again_while_the_study_goes_on(monkeypatch):
+    monkeypatch.setattr("tf_lottery.execution.scheduling.ASK_AGAIN_AFTER", 0.05)
+    workers, lines = SharedStore(slots=1, busy=3), []
+    stats = run_graph(jobs(), lambda run: False, workers, lambda r, m: r.key, lines.append, lambda run: 1.0)
+    assert stats["trained"] == 5
+    assert workers.log[:3] == [("start", "a"), ("elsewhere", "a"), ("start", "e")]  # e meanwhile
+    assert [e for e, k in workers.log if k == "a"] == ["start", "elsewhere"] * 3 + ["start", "end"]
+    told = [line for line in lines if "another process" in line]
+    assert told == ["  a: in training by pid 7 on node2 since " + time.strftime("%H:%M", time.localtime(0))
+                    + " (another process sharing the store); this study goes on with other runs and uses it "
+                    "once stored"]  # once, not at every ask
+
+
+def test_a_plan_lists_runs_another_process_trains_and_counts_no_time_for_them():
+    lines = []
+    list_plan(jobs(), lambda run: False, 1, lines.append, lambda run: 100.0,
+              leased_to=lambda run: {"host": "node2", "pid": 7, "since": 0.0} if run.key == "a" else None)
+    assert lines[0].startswith("  elsewhere a (in training by pid 7 on node2 since ")
+    assert lines[-1].startswith("5 runs in this study: 0 already stored, 1 in training by another process, 4 to "
+                                "train on 1 worker(s); estimated 6 min 40 s")
 
 
 def test_a_heartbeat_logs_long_runs_at_most_once_per_interval_and_never_at_the_end():

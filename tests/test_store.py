@@ -1,13 +1,18 @@
-"""The run store: identity checks, first writer wins, commit point, verified loads, checkpoints."""
+"""The run store: identity checks, first writer wins, commit point, verified loads, checkpoints, leases."""
 import json
 import multiprocessing
 import os
+import platform
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, TrainingConfig
-from tf_lottery.execution.store import RunStore, StoreCorrupt, StoreMismatch
+from tf_lottery.execution import store as store_module
+from tf_lottery.execution.store import RunStore, StoreCorrupt, StoreMismatch, TrainedElsewhere
 
 KEY = "trial0/iterative/round00/ticket"
 
@@ -158,3 +163,59 @@ def test_a_checkpoint_is_replaced_whole_ignored_when_damaged_and_dropped_when_th
     store.save_checkpoint(KEY, {}, {"step": 300})
     store.save(KEY, {"a": 1})
     assert store.checkpoint(KEY) is None and not path.exists()
+
+
+def _lease_of(store, holder: dict, age: float = 0.0) -> None:
+    """Run KEY leased to `holder`, its last renewal `age` seconds ago."""
+    path = store._lease_path(KEY)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(holder))
+    os.utime(path, (time.time() - age,) * 2)
+
+
+def test_a_lease_is_held_while_a_run_trains_and_released_after_it_even_if_it_fails(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    with store.lease(KEY):
+        assert store.lease_holder(KEY)["pid"] == os.getpid()  # other processes' view: this one trains it
+    assert store.lease_holder(KEY) is None
+    with pytest.raises(FloatingPointError), store.lease(KEY):
+        raise FloatingPointError("diverged")
+    assert store.lease_holder(KEY) is None and not list((store.dir / ".leases").iterdir())
+
+
+def test_a_live_process_s_lease_keeps_others_off_its_run(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for host in (platform.node(), "another-node"):  # a live pid here, a renewed lease there
+            _lease_of(store, {"host": host, "pid": other.pid, "since": time.time()})
+            with pytest.raises(TrainedElsewhere, match=f"pid {other.pid} on {host}") as elsewhere:
+                with store.lease(KEY):
+                    pytest.fail("trained a run another process is training")
+            assert elsewhere.value.holder["pid"] == other.pid
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_vanished_process_s_lease_is_taken_over(tmp_path):
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    vanished = [({"host": platform.node(), "pid": dead.pid, "since": 0.0}, 0.0),  # died on this machine: at once
+                ({"host": "another-node", "pid": 1, "since": 0.0}, store_module.LEASE_EXPIRES + 1)]  # renewed no more
+    for holder, age in vanished:
+        _lease_of(store, holder, age)
+        with store.lease(KEY):
+            assert store.lease_holder(KEY)["pid"] == os.getpid()
+        assert store.lease_holder(KEY) is None
+
+
+def test_a_lease_is_renewed_while_its_run_trains(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "LEASE_RENEWED_EVERY", 0.05)
+    store = RunStore(tmp_path, "lenet", ExperimentConfig())
+    with store.lease(KEY):
+        path = store._lease_path(KEY)
+        os.utime(path, (0, 0))
+        time.sleep(0.5)
+        assert time.time() - path.stat().st_mtime < 5

@@ -76,6 +76,9 @@ class RayWorkers:
         # output, without colour codes when that is a log file.
         if not sys.stdout.isatty():
             os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+        # Ray folds lines that differ only in numbers into "[repeated 2x across cluster]": that
+        # hid one of two workers' heartbeats (round02 and round03 of one run hash).
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         runtime_env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}}
         if address is not None:  # ship this package to the cluster's nodes
             runtime_env["py_modules"] = [str(Path(tf_lottery.__file__).parent)]

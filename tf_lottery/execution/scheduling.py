@@ -5,17 +5,23 @@ it reads; by default `run.dependencies()`). A run is ready when everything it de
 is stored (`stored(run)` says whether a run is). Among ready runs, the one heading the longest chain of runs that wait on it
 goes first (the iterative trunks), so that chain never waits behind controls; ties go in
 plan order. Which worker trains a run never changes its result: every run reads its inputs
-from the store and its seeds from its key.
+from the store and its seeds from its key. A run another process sharing the store is
+training (its lease, execution/store.py) waits: it is asked for again after a run ends,
+or every `ASK_AGAIN_AFTER` seconds while nothing else trains, until that process stored it.
 """
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from tf_lottery.execution import stopping
+from tf_lottery.execution.store import TrainedElsewhere, describe_holder
 from tf_lottery.training.checkpoint import StopRequested
+
+ASK_AGAIN_AFTER = 30.0  # seconds, for a run another process is training
 
 
 class Run(Protocol):
@@ -48,6 +54,7 @@ class RunGraph:
         self.done = {run for run in runs if stored(run)}
         self.todo = [run for run in runs if run not in self.done]
         self.running: set = set()
+        self.elsewhere: dict = {}  # run -> when to ask again for a run another process trains
         dependents: dict = {run: [] for run in runs}
         for run, ds in self.deps.items():
             for d in ds:
@@ -56,14 +63,20 @@ class RunGraph:
         for run in reversed(_topological(runs, self.deps)):
             self.chain[run] = 1 + max((self.chain[r] for r in dependents[run]), default=0)
 
-    def ready(self) -> list:
-        """Runs that can start now, most urgent first."""
-        waiting = [r for r in self.todo if r not in self.running and r not in self.done]
+    def ready(self, now: float = -math.inf) -> list:
+        """Runs that can start at time `now`, most urgent first."""
+        waiting = [r for r in self.todo
+                   if r not in self.running and r not in self.done and self.elsewhere.get(r, -math.inf) <= now]
         ready = [r for r in waiting if all(d in self.done for d in self.deps[r])]
         return sorted(ready, key=lambda r: (-self.chain[r], self.order[r]))
 
     def start(self, run) -> None:
         self.running.add(run)
+        self.elsewhere.pop(run, None)
+
+    def trained_elsewhere(self, run, ask_again_at: float) -> None:
+        self.running.discard(run)
+        self.elsewhere[run] = ask_again_at
 
     def finish(self, run) -> None:
         self.running.discard(run)
@@ -120,7 +133,10 @@ class InProcess:
 
     def next_result(self):
         run = self._queued.pop(0)
-        return run, self.executor.execute(run)
+        try:
+            return run, self.executor.execute(run)
+        except TrainedElsewhere as e:
+            raise RunFailed(run, e) from None
 
 
 def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Backend,
@@ -129,7 +145,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
               seconds_of: Callable[[object], float | None] | None = None,
               resumes_at: Callable[[object], int | None] | None = None,
               cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
-              copied_from: Callable[[object], str | None] | None = None) -> dict:
+              copied_from: Callable[[object], str | None] | None = None,
+              leased_to: Callable[[object], dict | None] | None = None) -> dict:
     """Train every run of `runs` that is not stored, dependencies first, through `backend`.
 
     `guess_seconds(run)` is a first guess of the time a run has left on one thread (less
@@ -139,7 +156,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     runs train on this machine's cores, else their wall time among the workers), and the
     ETA by what this session's runs took (so runs of different lengths are weighed right);
     `resumes_at(run)` is the iteration a run's checkpoint holds, if any; `copied_from(run)`
-    names where a run will be copied from instead of trained (no time estimated), if anywhere.
+    names where a run will be copied from instead of trained (no time estimated), if anywhere,
+    and `leased_to(run)` the other process training it now (no time estimated either), if any.
     If a run raises, no new run starts; runs already in progress finish and are stored,
     then the error propagates. After a stop is asked for (execution/stopping.py) no new
     run starts either, and `StopRequested` propagates once the runs in training saved
@@ -147,22 +165,37 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    guess_seconds = _copies_free(guess_seconds, copied_from)
-    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu, copied_from))
+    guess_seconds = _own_work(guess_seconds, copied_from, leased_to)
+    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu, copied_from,
+                  leased_to))
     t0, trained, guessed_done, failure, stopped = time.perf_counter(), 0, 0.0, None, []
     guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
+    told_elsewhere = set()
     try:
         while graph.remaining:
-            if failure is None and not stopped and not stopping.requested():
-                for run in graph.ready()[: backend.slots - len(graph.running)]:
+            starting = failure is None and not stopped and not stopping.requested()
+            if starting:
+                for run in graph.ready(time.monotonic())[: backend.slots - len(graph.running)]:
                     graph.start(run)
                     guessed_at_start[run] = guess_seconds(run)
                     backend.submit(run)
             if not graph.running:
-                break
+                if not (starting and graph.elsewhere):
+                    break
+                waited = time.perf_counter()
+                _sleep_until(min(graph.elsewhere.values()))
+                t0 += time.perf_counter() - waited  # the ETA extrapolates this process's own pace
+                continue
             try:
                 run, metrics = backend.next_result()
             except RunFailed as e:
+                if isinstance(e.error, TrainedElsewhere):
+                    if e.run not in told_elsewhere:
+                        told_elsewhere.add(e.run)
+                        log(f"  {e.run.key}: in training by {describe_holder(e.error.holder)} (another process "
+                            "sharing the store); this study goes on with other runs and uses it once stored")
+                    graph.trained_elsewhere(e.run, time.monotonic() + ASK_AGAIN_AFTER)
+                    continue
                 graph.abandon(e.run)
                 if isinstance(e.error, StopRequested):
                     stopped.append(e)
@@ -170,7 +203,8 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
                     failure = failure or e
                 continue
             graph.finish(run)
-            trained, guessed_done = trained + 1, guessed_done + guessed_at_start.pop(run)
+            guessed = guessed_at_start.pop(run)
+            trained, guessed_done = trained + 1, guessed_done + (0.0 if run in told_elsewhere else guessed)
             left = sum(map(guess_seconds, graph.left()))
             eta = f"; ETA {duration((time.perf_counter() - t0) / guessed_done * left)}" if guessed_done else ""
             log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s{eta})")
@@ -190,12 +224,19 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     return {"runs": total, "trained": trained, "reused": total - todo}
 
 
+def _sleep_until(moment: float) -> None:
+    """Sleep until `moment` (time.monotonic), or until a stop is asked for."""
+    while not stopping.requested() and (left := moment - time.monotonic()) > 0:
+        time.sleep(min(left, 1.0))
+
+
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
               guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
               seconds_of: Callable[[object], float | None] | None = None,
               resumes_at: Callable[[object], int | None] | None = None,
               cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
-              copied_from: Callable[[object], str | None] | None = None) -> None:
+              copied_from: Callable[[object], str | None] | None = None,
+              leased_to: Callable[[object], dict | None] | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
@@ -203,18 +244,29 @@ def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int,
             log(f"  stored    {run.key}")
         elif source := copied_from and copied_from(run):
             log(f"  to copy   {run.key} (from {source})")
+        elif holder := leased_to and leased_to(run):
+            log(f"  elsewhere {run.key} (in training by {describe_holder(holder)}; waited for, not trained again)")
         else:
             step = resumes_at(run) if resumes_at else None
             log(f"  to train  {run.key}" + (f" (resumes from its checkpoint at iteration {step:,})" if step else ""))
-    log(_estimate(graph, slots, _copies_free(guess_seconds, copied_from), seconds_of, resumes_at, what,
-                  cpu_seconds_of, cpu, copied_from))
+    log(_estimate(graph, slots, _own_work(guess_seconds, copied_from, leased_to), seconds_of, resumes_at, what,
+                  cpu_seconds_of, cpu, copied_from, leased_to))
 
 
-def _copies_free(guess_seconds: Callable[[object], float], copied_from: Callable | None) -> Callable:
-    """`guess_seconds`, but nothing for a run that will be copied rather than trained."""
-    if copied_from is None:
+def _own_work(guess_seconds: Callable[[object], float], copied_from: Callable | None,
+              leased_to: Callable | None) -> Callable:
+    """`guess_seconds`, but nothing for a run that will be copied rather than trained, or
+    that another process is training."""
+    if copied_from is None and leased_to is None:
         return guess_seconds
-    return lambda run: 0.0 if copied_from(run) else guess_seconds(run)
+    return lambda run: 0.0 if _not_ours(run, copied_from, leased_to) else guess_seconds(run)
+
+
+def _not_ours(run, copied_from: Callable | None, leased_to: Callable | None) -> str:
+    """"copy" or "elsewhere" for a run this study will not train itself, else ""."""
+    if copied_from is not None and copied_from(run):
+        return "copy"
+    return "elsewhere" if leased_to is not None and leased_to(run) else ""
 
 
 def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) -> list[tuple[float, float]]:
@@ -225,10 +277,12 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
               seconds_of: Callable[[object], float | None] | None,
               resumes_at: Callable[[object], int | None] | None, what: str | None,
               cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
-              copied_from: Callable[[object], str | None] | None = None) -> str:
+              copied_from: Callable[[object], str | None] | None = None,
+              leased_to: Callable[[object], dict | None] | None = None) -> str:
     total = len(graph.order)
-    copies = sum(bool(copied_from(run)) for run in graph.left()) if copied_from else 0
-    todo = graph.remaining - copies
+    not_ours = [_not_ours(run, copied_from, leased_to) for run in graph.left()]
+    copies, elsewhere = not_ours.count("copy"), not_ours.count("elsewhere")
+    todo = graph.remaining - copies - elsewhere
     workers = max(1, min(slots, todo))
     guessed = sum(map(guess_seconds, graph.left()))
     timed, cpu_timed = _timed(graph, guess_seconds, seconds_of), _timed(graph, guess_seconds, cpu_seconds_of)
@@ -249,7 +303,8 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
                   + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
     what = what or ("run" if total == 1 else "runs")  # a figure's kind may count other things (XOR stages)
     copied = f"{copies} to copy, " if copies else ""
-    return (f"{total} {what} in this study: {total - todo - copies} already stored, {copied}{todo} to train on "
+    copied += f"{elsewhere} in training by another process, " if elsewhere else ""
+    return (f"{total} {what} in this study: {len(graph.done)} already stored, {copied}{todo} to train on "
             f"{workers} worker(s); estimated {duration(scale * guessed / lanes)} ({basis}).")
 
 

@@ -20,6 +20,12 @@ for), and one folder per run key holding `metrics.json` plus any arrays (`<name>
 - Checkpoints: a run in training keeps its progress in `.checkpoints/` (one file per run,
   replaced whole); storing the run removes it. A damaged one is ignored: it only costs the
   progress it held.
+- Leases: a run in training is leased to its process (`.leases/`, renewed every minute),
+  so other processes sharing the store (another figure's script, another user) train
+  other runs meanwhile instead of the same one. A lease only saves duplicated work, it
+  guards no result: a dead process's lease is taken over (at once on the same machine,
+  after `LEASE_EXPIRES` elsewhere), and if two processes ever train one run, the first to
+  store it wins as above.
 """
 from __future__ import annotations
 
@@ -27,11 +33,14 @@ import errno
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
+import threading
 import time
 import uuid
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +54,8 @@ _METRICS = "metrics.json"
 _DATA = "data.json"
 _LEFTOVER = re.compile(r"^\..+[.-][0-9a-f]{8}$")  # every temporary name below: hidden, a random suffix
 ABANDONED_AFTER = 3600.0  # seconds
+LEASE_EXPIRES = 300.0  # seconds without renewal after which a lease is a vanished process's
+LEASE_RENEWED_EVERY = 60.0
 
 
 class StoreMismatch(ValueError):
@@ -53,6 +64,22 @@ class StoreMismatch(ValueError):
 
 class StoreCorrupt(RuntimeError):
     """A stored run is damaged (truncated or altered files)."""
+
+
+class TrainedElsewhere(Exception):
+    """Run `key` is leased to another live process (`holder`: its host, pid and start time)."""
+
+    def __init__(self, key: str, holder: dict):
+        super().__init__(f"{key} is in training by {describe_holder(holder)}")
+        self.key, self.holder = key, holder
+
+    def __reduce__(self):  # from a Ray worker to its driver
+        return TrainedElsewhere, (self.key, self.holder)
+
+
+def describe_holder(holder: dict) -> str:
+    since = time.strftime("%H:%M", time.localtime(holder.get("since", 0)))
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {since}"
 
 
 def _canonical(obj):
@@ -283,6 +310,46 @@ class RunStore:
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
 
+    def _lease_path(self, key: str) -> Path:
+        return self.dir / ".leases" / f"{key.replace('/', '__')}.json"
+
+    @contextmanager
+    def lease(self, key: str):
+        """Hold run `key`'s lease while the block trains it; raises `TrainedElsewhere` if a
+        live process holds it."""
+        path = self._lease_path(key)
+        path.parent.mkdir(exist_ok=True)
+        mine = {"host": platform.node(), "pid": os.getpid(), "since": time.time()}
+        if not _commit_file(path.parent, path.name, json.dumps(mine).encode()):
+            holder = self.lease_holder(key)
+            if holder is not None:
+                raise TrainedElsewhere(key, holder)
+            path.unlink(missing_ok=True)  # its holder is gone; two processes taking it over at once both train
+            if not _commit_file(path.parent, path.name, json.dumps(mine).encode()):
+                raise TrainedElsewhere(key, self.lease_holder(key) or {})
+        done = threading.Event()
+        renewing = threading.Thread(target=_renew, args=(path, done), daemon=True)
+        renewing.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewing.join()
+            if _read_lease(path) == mine:  # not one that took over an expired lease of ours
+                path.unlink(missing_ok=True)
+
+    def lease_holder(self, key: str) -> dict | None:
+        """The live process run `key` is leased to (host, pid, since), or None."""
+        path = self._lease_path(key)
+        holder = _read_lease(path)
+        try:
+            expired = time.time() - path.stat().st_mtime > LEASE_EXPIRES
+        except FileNotFoundError:
+            return None
+        if holder is None or expired or (holder.get("host") == platform.node() and not _alive(holder.get("pid"))):
+            return None
+        return holder
+
     # -- parts added to a stored run later (first writer wins) -------------------------------
     def has_part(self, key: str, name: str) -> bool:
         return (self._run_dir(key) / f"{name}.json").is_file()
@@ -294,6 +361,31 @@ class RunStore:
 
     def part(self, key: str, name: str) -> dict:
         return _read_json(self._run_dir(key) / f"{name}.json")
+
+
+def _renew(path: Path, done: threading.Event) -> None:
+    while not done.wait(LEASE_RENEWED_EVERY):
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return
+
+
+def _read_lease(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError, OverflowError):
+        return True  # another user's process, or a lease not ours to judge: leave it to expire
+    return True
 
 
 def _fingerprint(store: RunStore) -> str | None:

@@ -247,8 +247,14 @@ class LotteryExperiment:
         """Train one run (its dependencies must be stored) and store it."""
         if not self.store.has(spec.key) and spec.is_unpruned:
             self._adopt_unpruned(spec)
-        if self.store.has(spec.key):  # stored meanwhile by another process, or stored without a needed test curve
-            return self.store.metrics(spec.key) if is_stored(self.store, spec) else self._add_test_curve(spec)
+        if is_stored(self.store, spec):  # stored meanwhile by another process
+            return self.store.metrics(spec.key)
+        with self.store.lease(spec.key):  # or TrainedElsewhere: the scheduler retries it later
+            if is_stored(self.store, spec):  # by the lease's previous holder
+                return self.store.metrics(spec.key)
+            return self._add_test_curve(spec) if self.store.has(spec.key) else self._train(spec)
+
+    def _train(self, spec: RunSpec) -> dict:
         parent = self.trained_parent(spec)
         if parent is not None and self.store.metrics(parent.key).get("diverged"):
             return self._store(spec, self._inherited_divergence(spec, parent), None)
@@ -369,8 +375,8 @@ def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None, copi
     """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
     SweepStore), `cfg_of(run)` and how the runs share this machine's cores (`cpu`, None when
     they train elsewhere): each run's first guess less what its checkpoint has done, what
-    stored runs took, where checkpoints resume, and (`copied_from(run)`) which runs will be
-    copied rather than trained."""
+    stored runs took, where checkpoints resume, which runs another process is training now
+    (their leases), and (`copied_from(run)`) which runs will be copied rather than trained."""
     def resumes_at(run) -> int | None:
         return store.checkpointed_at(run.key)
 
@@ -381,7 +387,7 @@ def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None, copi
 
     return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
             "resumes_at": resumes_at, "cpu_seconds_of": functools.partial(measured_cpu_seconds, store), "cpu": cpu,
-            "copied_from": copied_from}
+            "copied_from": copied_from, "leased_to": lambda run: store.lease_holder(run.key)}
 
 
 def measured_seconds(store, run) -> float | None:

@@ -74,7 +74,7 @@ def _without_pruning(cfg: ExperimentConfig) -> str:
 
 class SweepStore:
     """The stores of a sweep's configurations behind one key space (what the scheduler and
-    the Ray backend need: `has`, `metrics` and `checkpointed_at`)."""
+    the Ray backend need: `has`, `metrics`, `checkpointed_at` and `lease_holder`)."""
 
     def __init__(self, root, configs, read_only: bool = False):
         self.stores = {store_folder(c): RunStore(root, store_name(c), c, read_only=read_only)
@@ -95,6 +95,10 @@ class SweepStore:
     def checkpointed_at(self, key: str) -> int | None:
         store, run_key = self._split(key)
         return store.checkpointed_at(run_key)
+
+    def lease_holder(self, key: str) -> dict | None:
+        store, run_key = self._split(key)
+        return store.lease_holder(run_key)
 
     def store_of(self, cfg: ExperimentConfig) -> RunStore:
         return self.stores[store_folder(cfg)]
