@@ -30,7 +30,7 @@ from tf_lottery.config import ExperimentConfig, StudyConfig, TrainingConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, plan
 from tf_lottery.execution.ray_workers import RayWorkers
 from tf_lottery.figures.kinds import lottery_executor
-from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.scheduling import InProcess, Timing, run_graph
 from tf_lottery.execution.store import RunStore
 
 
@@ -42,7 +42,7 @@ def timed_batch(cfg, data_dir, root: Path, workers: int, threads: int, ray: bool
     backend = RayWorkers(factory, workers, threads, store) if ray else contextlib.nullcontext(InProcess(factory()))
     with backend as b:
         guess = LotteryExperiment.guess_seconds_per_run(cfg)
-        stats = run_graph(specs, lambda run: store.has(run.key), b, describe_run, print, lambda run: guess)
+        stats = run_graph(specs, lambda run: store.has(run.key), b, describe_run, print, Timing(lambda run: guess))
     seconds = time.perf_counter() - t0
     assert stats["trained"] == len(specs)
     return seconds, tables.summary_table(store, specs).drop(columns="seconds")

@@ -6,7 +6,8 @@ import pytest
 
 from tf_lottery.lottery.experiment import RunSpec, plan
 from tf_lottery.execution import stopping
-from tf_lottery.execution.scheduling import CpuShare, Heartbeat, RunFailed, RunGraph, list_plan, run_graph
+from tf_lottery.execution.scheduling import (CpuShare, Heartbeat, RunFailed, RunGraph, Timing, list_plan,
+                                             run_graph)
 from tf_lottery.execution.store import TrainedElsewhere
 from tf_lottery.training.checkpoint import StopRequested
 
@@ -72,7 +73,7 @@ def jobs():
 
 def test_every_run_starts_after_its_dependencies_and_slots_are_respected():
     workers = FakeWorkers(slots=2)
-    stats = run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, lambda run: 1.0)
+    stats = run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, Timing(lambda run: 1.0))
     assert stats == {"runs": 5, "trained": 5, "reused": 0}
     ended = []
     for event, key in workers.log:
@@ -86,7 +87,7 @@ def test_every_run_starts_after_its_dependencies_and_slots_are_respected():
 def test_a_failed_run_stops_new_runs_but_lets_running_ones_finish():
     workers = FakeWorkers(slots=2, fail="a")
     with pytest.raises(FloatingPointError):
-        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, lambda run: 1.0)
+        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lambda msg: None, Timing(lambda run: 1.0))
     starts = [k for event, k in workers.log if event == "start"]
     assert starts == ["a", "e"]  # e was running alongside and finished; nothing started after the failure
     assert ("end", "e") in workers.log
@@ -115,7 +116,7 @@ def test_a_stop_starts_no_new_run_and_says_where_the_runs_in_training_saved_thei
     # One worker: asked between runs. Two: "a" is still training when "e" ends.
     workers, lines = StoppedWorkers(slots, asked_at), []
     with stopping.handling_signals(), pytest.raises(StopRequested) as stopped:
-        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lines.append, lambda run: 1.0)
+        run_graph(jobs(), lambda key: False, workers, lambda r, m: r.key, lines.append, Timing(lambda run: 1.0))
     assert not stopping.requested()  # the request ends with the study
     assert stopped.value.step == stopped_at
     assert [k for event, k in workers.log if event == "start"] == ["a", "e"][:slots]
@@ -127,19 +128,19 @@ def test_the_estimate_scales_each_runs_guess_by_what_stored_runs_took():
     # "a" and "e" are stored and took half their guessed time; "d" is guessed twice as long.
     guess = {"a": 100.0, "b": 100.0, "c": 100.0, "d": 200.0, "e": 100.0}
     lines = []
-    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, lambda run: guess[run.key],
-              seconds_of=lambda run: guess[run.key] / 2)
+    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, Timing(lambda run: guess[run.key],
+              seconds_of=lambda run: guess[run.key] / 2))
     assert lines[-1] == ("5 runs in this study: 2 already stored, 3 to train on 1 worker(s); estimated 3 min 20 s "
                          "(scaled by the measured times of 2 stored run(s), 0.5x the first guess).")
-    list_plan(jobs(), lambda run: False, 2, lines.append, lambda run: guess[run.key])
+    list_plan(jobs(), lambda run: False, 2, lines.append, Timing(lambda run: guess[run.key]))
     assert lines[-1].endswith("estimated 5 min 00 s (a first guess for a 2-core CPU, until runs are timed).")
     lines.clear()
-    list_plan(jobs(), lambda run: run.key == "a", 1, lines.append, lambda run: guess[run.key],
-              resumes_at=lambda run: 300 if run.key in "ab" else None)  # a stored run's checkpoint is gone
+    list_plan(jobs(), lambda run: run.key == "a", 1, lines.append, Timing(lambda run: guess[run.key],
+              resumes_at=lambda run: 300 if run.key in "ab" else None))  # a stored run's checkpoint is gone
     assert lines[:2] == ["  stored    a", "  to train  b (resumes from its checkpoint at iteration 300)"]
     assert lines[-1].endswith("(a first guess for a 2-core CPU, until runs are timed; 1 of the runs to train "
                               "resumes from its checkpoint).")
-    list_plan(jobs()[:1], lambda run: False, 1, lines.append, lambda run: 60.0)
+    list_plan(jobs()[:1], lambda run: False, 1, lines.append, Timing(lambda run: 60.0))
     assert lines[-1].startswith("1 run in this study: 0 already stored, 1 to train")
 
 
@@ -150,19 +151,19 @@ def test_on_this_machines_cores_the_estimate_shares_cpu_time_among_the_threads_a
     cpu_time = {"seconds_of": lambda run: 50.0, "cpu_seconds_of": lambda run: guess[run.key]}
     lines = []
     for workers, threads in ((1, 2), (2, 1), (1, 0), (4, 1)):
-        list_plan(jobs(), lambda run: run.key in "ae", workers, lines.append, lambda run: guess[run.key],
-                  cpu=CpuShare(cores=2, threads_per_run=threads), **cpu_time)
+        list_plan(jobs(), lambda run: run.key in "ae", workers, lines.append, Timing(lambda run: guess[run.key],
+                  cpu=CpuShare(cores=2, threads_per_run=threads), **cpu_time))
         assert lines[-1].endswith(f"on {min(workers, 3)} worker(s); estimated 3 min 20 s (scaled by the CPU times "
                                   "of 2 stored run(s), 1x the first guess, 2 thread(s) at once).")
-    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, lambda run: guess[run.key],
-              cpu=CpuShare(cores=2, threads_per_run=1), **cpu_time)
+    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, Timing(lambda run: guess[run.key],
+              cpu=CpuShare(cores=2, threads_per_run=1), **cpu_time))
     assert "estimated 6 min 40 s" in lines[-1] and "1 thread(s) at once" in lines[-1]
     # Runs stored before CPU time was recorded: their wall times, among the workers, as before.
-    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, lambda run: guess[run.key],
-              seconds_of=lambda run: 50.0, cpu_seconds_of=lambda run: None, cpu=CpuShare(2, 2))
+    list_plan(jobs(), lambda run: run.key in "ae", 1, lines.append, Timing(lambda run: guess[run.key],
+              seconds_of=lambda run: 50.0, cpu_seconds_of=lambda run: None, cpu=CpuShare(2, 2)))
     assert lines[-1].endswith("estimated 3 min 20 s (scaled by the measured times of 2 stored run(s), 0.5x the "
                               "first guess).")
-    list_plan(jobs(), lambda run: False, 2, lines.append, lambda run: guess[run.key], cpu=CpuShare(2, 1))
+    list_plan(jobs(), lambda run: False, 2, lines.append, Timing(lambda run: guess[run.key], cpu=CpuShare(2, 1)))
     assert lines[-1].endswith("estimated 5 min 00 s (a first guess for a 2-core CPU, until runs are timed, "
                               "2 thread(s) at once).")
 
@@ -182,7 +183,7 @@ def test_the_eta_weighs_a_resumed_run_by_the_part_this_session_trained(monkeypat
 
     lines = []
     run_graph([Job("a"), Job("b"), Job("c")], lambda run: False, Timed(slots=1), lambda r, m: r.key, lines.append,
-              lambda run: 50.0 if run.key in checkpointed else 100.0)
+              Timing(lambda run: 50.0 if run.key in checkpointed else 100.0))
     assert lines[1:] == ["[1/3] a (1 s; ETA 6 min 40 s)", "[2/3] b (1 s; ETA 3 min 20 s)", "[3/3] c (1 s; ETA 0 s)"]
 
 
@@ -190,7 +191,7 @@ def test_a_run_to_be_copied_is_listed_as_such_and_costs_nothing_in_the_estimate(
     # "e" (say, a round 0 under other pruning settings) will be copied from "a" once "a" is stored.
     copied_from = lambda run: "a's store" if run.key == "e" else None  # noqa: E731
     lines = []
-    list_plan(jobs(), lambda run: False, 1, lines.append, lambda run: 100.0, copied_from=copied_from)
+    list_plan(jobs(), lambda run: False, 1, lines.append, Timing(lambda run: 100.0, copied_from=copied_from))
     assert lines[4] == "  to copy   e (from a's store)"
     assert lines[-1].startswith("5 runs in this study: 0 already stored, 1 to copy, 4 to train on 1 worker(s); "
                                 "estimated 6 min 40 s")
@@ -206,7 +207,7 @@ def test_a_run_to_be_copied_is_listed_as_such_and_costs_nothing_in_the_estimate(
 
     lines.clear()
     run_graph([Job("e"), Job("a")], lambda run: False, Timed(slots=1), lambda r, m: r.key, lines.append,
-              lambda run: 100.0, copied_from=copied_from)
+              Timing(lambda run: 100.0, copied_from=copied_from))
     assert lines == ["2 runs in this study: 0 already stored, 1 to copy, 1 to train on 1 worker(s); estimated "
                      "1 min 40 s (a first guess for a 2-core CPU, until runs are timed).", "[1/2] e (1 s)",
                      "[2/2] a (1 s; ETA 0 s)"]
@@ -231,7 +232,7 @@ class SharedStore(FakeWorkers):
 def test_a_run_another_process_trains_is_asked_for_again_while_the_study_goes_on(monkeypatch):
     monkeypatch.setattr("tf_lottery.execution.scheduling.ASK_AGAIN_AFTER", 0.05)
     workers, lines = SharedStore(slots=1, busy=3), []
-    stats = run_graph(jobs(), lambda run: False, workers, lambda r, m: r.key, lines.append, lambda run: 1.0)
+    stats = run_graph(jobs(), lambda run: False, workers, lambda r, m: r.key, lines.append, Timing(lambda run: 1.0))
     assert stats["trained"] == 5
     assert workers.log[:3] == [("start", "a"), ("elsewhere", "a"), ("start", "e")]  # e meanwhile
     assert [e for e, k in workers.log if k == "a"] == ["start", "elsewhere"] * 3 + ["start", "end"]
@@ -243,8 +244,8 @@ def test_a_run_another_process_trains_is_asked_for_again_while_the_study_goes_on
 
 def test_a_plan_lists_runs_another_process_trains_and_counts_no_time_for_them():
     lines = []
-    list_plan(jobs(), lambda run: False, 1, lines.append, lambda run: 100.0,
-              leased_to=lambda run: {"host": "node2", "pid": 7, "since": 0.0} if run.key == "a" else None)
+    list_plan(jobs(), lambda run: False, 1, lines.append, Timing(lambda run: 100.0,
+              leased_to=lambda run: {"host": "node2", "pid": 7, "since": 0.0} if run.key == "a" else None))
     assert lines[0].startswith("  elsewhere a (in training by pid 7 on node2 since ")
     assert lines[-1].startswith("5 runs in this study: 0 already stored, 1 in training by another process, 4 to "
                                 "train on 1 worker(s); estimated 6 min 40 s")

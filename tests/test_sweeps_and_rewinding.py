@@ -9,7 +9,7 @@ import pandas as pd
 from conftest import IN_THIS_PROCESS, tiny_config
 from tf_lottery.analysis import tables
 from tf_lottery.config import PruningConfig
-from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.scheduling import InProcess, Timing, run_graph
 from tf_lottery.execution.store import RunStore
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.lenet import PRESET_COST
@@ -33,7 +33,7 @@ def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(s
     executor = SweepExecutor(None, tmp_path)
     executor.datasets[configs[0].data] = small_mnist  # as if loaded; one copy serves both configurations
     stats = run_graph(runs, functools.partial(swept_is_stored, store), InProcess(executor), describe_swept,
-                      lambda *_: None, lambda run: 1.0)
+                      lambda *_: None, Timing(lambda run: 1.0))
     assert stats["trained"] == len(runs) == 2 * len(plan(configs[0]))
     assert len(executor.experiments) == 2 and len(executor.datasets) == 1
     # Each configuration's runs are exactly what a study of it alone stores.

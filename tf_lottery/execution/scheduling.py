@@ -42,6 +42,40 @@ class CpuShare:
         return max(1, min(self.cores, runs * (self.threads_per_run or self.cores)))
 
 
+@dataclass(frozen=True)
+class Timing:
+    """What a study's estimate and ETA know of its runs.
+
+    `guess_seconds(run)` is a first guess of the time a run has left on one thread (less
+    for a run its checkpoint has carried part way), `seconds_of(run)` a stored run's
+    measured wall time and `cpu_seconds_of(run)` its CPU time: the estimate scales the
+    guesses by what stored runs took (their CPU time shared among `cpu`'s threads when the
+    runs train on this machine's cores, else their wall time among the workers), and the
+    ETA by what this session's runs took (so runs of different lengths are weighed right).
+    `resumes_at(run)` is the iteration a run's checkpoint holds, if any; `copied_from(run)`
+    names where a run will be copied from instead of trained, if anywhere, and
+    `leased_to(run)` the other process training it now, if any: no time is counted for
+    either.
+    """
+    guess_seconds: Callable[[object], float]
+    seconds_of: Callable[[object], float | None] | None = None
+    cpu_seconds_of: Callable[[object], float | None] | None = None
+    cpu: CpuShare | None = None
+    resumes_at: Callable[[object], int | None] | None = None
+    copied_from: Callable[[object], str | None] | None = None
+    leased_to: Callable[[object], dict | None] | None = None
+
+    def not_ours(self, run) -> str:
+        """"copy" or "elsewhere" for a run this study will not train itself, else ""."""
+        if self.copied_from is not None and self.copied_from(run):
+            return "copy"
+        return "elsewhere" if self.leased_to is not None and self.leased_to(run) else ""
+
+    def own_work(self, run) -> float:
+        """The first guess of the time this study will spend training `run`."""
+        return 0.0 if self.not_ours(run) else self.guess_seconds(run)
+
+
 class RunGraph:
     """Which runs are stored, running, ready or waiting. Pure bookkeeping, no I/O."""
 
@@ -140,34 +174,20 @@ class InProcess:
 
 
 def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Backend,
-              describe: Callable[[object, dict], str], log: Callable[[str], None],
-              guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
-              seconds_of: Callable[[object], float | None] | None = None,
-              resumes_at: Callable[[object], int | None] | None = None,
-              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
-              copied_from: Callable[[object], str | None] | None = None,
-              leased_to: Callable[[object], dict | None] | None = None) -> dict:
-    """Train every run of `runs` that is not stored, dependencies first, through `backend`.
+              describe: Callable[[object, dict], str], log: Callable[[str], None], timing: Timing,
+              what: str | None = None, dependencies: Callable | None = None) -> dict:
+    """Train every run of `runs` that is not stored, dependencies first, through `backend`,
+    logging the estimate (`timing`) first and each run as it ends, with the ETA.
 
-    `guess_seconds(run)` is a first guess of the time a run has left on one thread (less
-    for a run its checkpoint has carried part way), `seconds_of(run)` a stored run's
-    measured wall time and `cpu_seconds_of(run)` its CPU time: the estimate scales the
-    guesses by what stored runs took (their CPU time shared among `cpu`'s threads when the
-    runs train on this machine's cores, else their wall time among the workers), and the
-    ETA by what this session's runs took (so runs of different lengths are weighed right);
-    `resumes_at(run)` is the iteration a run's checkpoint holds, if any; `copied_from(run)`
-    names where a run will be copied from instead of trained (no time estimated), if anywhere,
-    and `leased_to(run)` the other process training it now (no time estimated either), if any.
-    If a run raises, no new run starts; runs already in progress finish and are stored,
-    then the error propagates. After a stop is asked for (execution/stopping.py) no new
-    run starts either, and `StopRequested` propagates once the runs in training saved
-    their progress.
+    `what` names the runs in the estimate ("runs" by default); `dependencies(run)` lists the
+    runs a run reads (by default `run.dependencies()`). If a run raises, no new run starts;
+    runs already in progress finish and are stored, then the error propagates. After a stop
+    is asked for (execution/stopping.py) no new run starts either, and `StopRequested`
+    propagates once the runs in training saved their progress.
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    guess_seconds = _own_work(guess_seconds, copied_from, leased_to)
-    log(_estimate(graph, backend.slots, guess_seconds, seconds_of, resumes_at, what, cpu_seconds_of, cpu, copied_from,
-                  leased_to))
+    log(_estimate(graph, backend.slots, timing, what))
     t0, trained, guessed_done, failure, stopped = time.perf_counter(), 0, 0.0, None, []
     guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
     told_elsewhere = set()
@@ -177,7 +197,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
             if starting:
                 for run in graph.ready(time.monotonic())[: backend.slots - len(graph.running)]:
                     graph.start(run)
-                    guessed_at_start[run] = guess_seconds(run)
+                    guessed_at_start[run] = timing.own_work(run)
                     backend.submit(run)
             if not graph.running:
                 if not (starting and graph.elsewhere):
@@ -205,7 +225,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
             graph.finish(run)
             guessed = guessed_at_start.pop(run)
             trained, guessed_done = trained + 1, guessed_done + (0.0 if run in told_elsewhere else guessed)
-            left = sum(map(guess_seconds, graph.left()))
+            left = sum(map(timing.own_work, graph.left()))
             eta = f"; ETA {duration((time.perf_counter() - t0) / guessed_done * left)}" if guessed_done else ""
             log(f"[{trained}/{todo}] {describe(run, metrics)} ({metrics['seconds']:.0f} s{eta})")
     except KeyboardInterrupt:
@@ -231,61 +251,35 @@ def _sleep_until(moment: float) -> None:
 
 
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
-              guess_seconds: Callable[[object], float], what: str | None = None, dependencies: Callable | None = None,
-              seconds_of: Callable[[object], float | None] | None = None,
-              resumes_at: Callable[[object], int | None] | None = None,
-              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
-              copied_from: Callable[[object], str | None] | None = None,
-              leased_to: Callable[[object], dict | None] | None = None) -> None:
+              timing: Timing, what: str | None = None, dependencies: Callable | None = None) -> None:
     """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
         if run in graph.done:
             log(f"  stored    {run.key}")
-        elif source := copied_from and copied_from(run):
+        elif source := timing.copied_from and timing.copied_from(run):
             log(f"  to copy   {run.key} (from {source})")
-        elif holder := leased_to and leased_to(run):
+        elif holder := timing.leased_to and timing.leased_to(run):
             log(f"  elsewhere {run.key} (in training by {describe_holder(holder)}; waited for, not trained again)")
         else:
-            step = resumes_at(run) if resumes_at else None
+            step = timing.resumes_at(run) if timing.resumes_at else None
             log(f"  to train  {run.key}" + (f" (resumes from its checkpoint at iteration {step:,})" if step else ""))
-    log(_estimate(graph, slots, _own_work(guess_seconds, copied_from, leased_to), seconds_of, resumes_at, what,
-                  cpu_seconds_of, cpu, copied_from, leased_to))
-
-
-def _own_work(guess_seconds: Callable[[object], float], copied_from: Callable | None,
-              leased_to: Callable | None) -> Callable:
-    """`guess_seconds`, but nothing for a run that will be copied rather than trained, or
-    that another process is training."""
-    if copied_from is None and leased_to is None:
-        return guess_seconds
-    return lambda run: 0.0 if _not_ours(run, copied_from, leased_to) else guess_seconds(run)
-
-
-def _not_ours(run, copied_from: Callable | None, leased_to: Callable | None) -> str:
-    """"copy" or "elsewhere" for a run this study will not train itself, else ""."""
-    if copied_from is not None and copied_from(run):
-        return "copy"
-    return "elsewhere" if leased_to is not None and leased_to(run) else ""
+    log(_estimate(graph, slots, timing, what))
 
 
 def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) -> list[tuple[float, float]]:
     return [(seconds, guess_seconds(run)) for run in graph.done if measured is not None and (seconds := measured(run))]
 
 
-def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], float],
-              seconds_of: Callable[[object], float | None] | None,
-              resumes_at: Callable[[object], int | None] | None, what: str | None,
-              cpu_seconds_of: Callable[[object], float | None] | None = None, cpu: CpuShare | None = None,
-              copied_from: Callable[[object], str | None] | None = None,
-              leased_to: Callable[[object], dict | None] | None = None) -> str:
-    total = len(graph.order)
-    not_ours = [_not_ours(run, copied_from, leased_to) for run in graph.left()]
+def _estimate(graph: RunGraph, slots: int, timing: Timing, what: str | None) -> str:
+    total, cpu, resumes_at = len(graph.order), timing.cpu, timing.resumes_at
+    not_ours = [timing.not_ours(run) for run in graph.left()]
     copies, elsewhere = not_ours.count("copy"), not_ours.count("elsewhere")
     todo = graph.remaining - copies - elsewhere
     workers = max(1, min(slots, todo))
-    guessed = sum(map(guess_seconds, graph.left()))
-    timed, cpu_timed = _timed(graph, guess_seconds, seconds_of), _timed(graph, guess_seconds, cpu_seconds_of)
+    guessed = sum(map(timing.own_work, graph.left()))
+    timed = _timed(graph, timing.own_work, timing.seconds_of)
+    cpu_timed = _timed(graph, timing.own_work, timing.cpu_seconds_of)
     on_cpu = cpu is not None and (bool(cpu_timed) or not timed)  # runs stored by older code have wall times only
     lanes = cpu.threads_at_once(workers) if on_cpu else workers
     timed = cpu_timed if on_cpu else timed
@@ -297,7 +291,8 @@ def _estimate(graph: RunGraph, slots: int, guess_seconds: Callable[[object], flo
         scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
     if on_cpu:
         basis += f", {lanes} thread(s) at once"
-    resuming = sum(bool(resumes_at(run)) for run in graph.left()) if resumes_at else 0
+    resuming = sum(bool(resumes_at(run)) for run, theirs in zip(graph.left(), not_ours) if not theirs) \
+        if resumes_at else 0
     if resuming:
         basis += (f"; {resuming} of the runs to train "
                   + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))

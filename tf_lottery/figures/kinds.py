@@ -8,8 +8,9 @@ import functools
 from tf_lottery import cli
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
+from tf_lottery.execution.scheduling import Timing
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, estimate_options,
+from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, run_timing,
                                            is_stored, with_dependencies)
 from tf_lottery.lottery.sweep import (SweepExecutor, SweepStore, describe_swept, swept_copy_source_name,
                                       swept_is_stored)
@@ -44,7 +45,7 @@ class LotteryKind:
 
     @staticmethod
     def graph_options(cfg, store, cpu=None):
-        return estimate_options(store, lambda run: cfg, cpu, functools.partial(copy_source_name, store, cfg))
+        return {"timing": run_timing(store, lambda run: cfg, cpu, functools.partial(copy_source_name, store, cfg))}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
@@ -93,7 +94,8 @@ class SweepKind(LotteryKind):
 
     @staticmethod
     def graph_options(cfg, store, cpu=None):
-        return estimate_options(store, lambda swept: swept.cfg, cpu, functools.partial(swept_copy_source_name, store))
+        return {"timing": run_timing(store, lambda swept: swept.cfg, cpu,
+                                     functools.partial(swept_copy_source_name, store))}
 
     @staticmethod
     def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
@@ -133,7 +135,7 @@ class XorKind:
 
     @staticmethod
     def graph_options(cfg, store, cpu=None):  # XOR stages take seconds: no estimate to refine
-        return {"guess_seconds": lambda stage: 2.0, "what": f"XOR stages of {cfg.trials} networks",
+        return {"timing": Timing(lambda stage: 2.0), "what": f"XOR stages of {cfg.trials} networks",
                 "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}
 
     @staticmethod

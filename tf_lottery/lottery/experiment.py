@@ -344,7 +344,7 @@ class LotteryExperiment:
     def run(self, specs: list[RunSpec]) -> dict:
         """Train, in this process, every run in `specs` (plus dependencies) not stored yet."""
         return scheduling.run_graph(with_dependencies(specs), self.is_stored, scheduling.InProcess(self),
-                                    describe_run, self.log, **estimate_options(self.store, lambda spec: self.cfg))
+                                    describe_run, self.log, run_timing(self.store, lambda spec: self.cfg))
 
     def is_stored(self, spec: RunSpec) -> bool:
         return is_stored(self.store, spec)
@@ -371,7 +371,7 @@ def copy_source_name(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> s
     return source and source.dir.name
 
 
-def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None, copied_from=None) -> dict:
+def run_timing(store, cfg_of, cpu: scheduling.CpuShare | None = None, copied_from=None) -> scheduling.Timing:
     """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
     SweepStore), `cfg_of(run)` and how the runs share this machine's cores (`cpu`, None when
     they train elsewhere): each run's first guess less what its checkpoint has done, what
@@ -385,9 +385,10 @@ def estimate_options(store, cfg_of, cpu: scheduling.CpuShare | None = None, copi
         done = resumes_at(run) or 0
         return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
 
-    return {"guess_seconds": guess_seconds, "seconds_of": functools.partial(measured_seconds, store),
-            "resumes_at": resumes_at, "cpu_seconds_of": functools.partial(measured_cpu_seconds, store), "cpu": cpu,
-            "copied_from": copied_from, "leased_to": lambda run: store.lease_holder(run.key)}
+    return scheduling.Timing(
+        guess_seconds, seconds_of=functools.partial(measured_seconds, store),
+        cpu_seconds_of=functools.partial(measured_cpu_seconds, store), cpu=cpu, resumes_at=resumes_at,
+        copied_from=copied_from, leased_to=lambda run: store.lease_holder(run.key))
 
 
 def measured_seconds(store, run) -> float | None:
