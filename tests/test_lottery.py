@@ -68,11 +68,11 @@ def test_runs_save_checkpoints_while_training_and_drop_them_when_stored(study):
 def test_a_runs_time_estimate_counts_only_what_its_checkpoint_left(tmp_path):
     cfg = tiny_config()
     store = RunStore(tmp_path, "lenet", cfg)
-    options, run = LotteryKind.graph_options(cfg, store), RunSpec(0, "iterative", 1)
-    whole, step = options["guess_seconds"](run), cfg.training.iterations // 4
+    timing, run = LotteryKind.graph_options(cfg, store)["timing"], RunSpec(0, "iterative", 1)
+    whole, step = timing.guess_seconds(run), cfg.training.iterations // 4
     store.save_checkpoint(run.key, {}, {"step": step})
-    assert options["resumes_at"](run) == step
-    assert options["guess_seconds"](run) == pytest.approx(whole * (1 - step / cfg.training.iterations))
+    assert timing.resumes_at(run) == step
+    assert timing.guess_seconds(run) == pytest.approx(whole * (1 - step / cfg.training.iterations))
 
 
 def test_every_run_starts_from_its_init_times_its_mask(study):
