@@ -204,3 +204,9 @@ def hashes_of(command: str) -> list[str]:
     script, *argv = command.split()[1:]
     figure = next(v for v in vars(load_script(Path(script).stem)).values() if isinstance(v, Figure))
     return split_hashes(run_hash_text(parse_figure(figure, argv)[1]))
+
+
+def test_a_bad_worker_layout_is_named_with_its_value(capsys):
+    with pytest.raises(SystemExit):
+        parse(["--workers", "0", "--threads-per-worker", "-1"])
+    assert "got --workers 0, --threads-per-worker -1." in capsys.readouterr().err

@@ -149,8 +149,13 @@ def _check_execution(parser, options) -> None:
     strategy = getattr(options, "strategy", "default")
     if options.workers is None:
         options.workers = (os.cpu_count() or 1) if strategy == "default" else 1
-    if options.workers < 1 or options.threads_per_worker < 0 or options.gpus_per_worker < 0:
-        parser.error("--workers must be >= 1, --threads-per-worker and --gpus-per-worker >= 0.")
+    wrong = {flag: value for flag, value, least in (("--workers", options.workers, 1),
+                                                    ("--threads-per-worker", options.threads_per_worker, 0),
+                                                    ("--gpus-per-worker", options.gpus_per_worker, 0))
+             if value < least}
+    if wrong:
+        parser.error(f"--workers must be >= 1, --threads-per-worker and --gpus-per-worker >= 0; got "
+                     f"{', '.join(f'{flag} {value:g}' for flag, value in wrong.items())}.")
     if options.workers > 1 and strategy != "default":
         parser.error(f"--strategy {strategy} spans all devices within one run; use it with --workers 1.")
     if getattr(options, "tpu", None) is not None and strategy != "tpu":
