@@ -273,13 +273,16 @@ def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) 
 
 def _estimate(graph: RunGraph, slots: int, timing: Timing, what: str | None) -> str:
     total, cpu, resumes_at = len(graph.order), timing.cpu, timing.resumes_at
-    not_ours = [timing.not_ours(run) for run in graph.left()]
+    left = graph.left()
+    not_ours = [timing.not_ours(run) for run in left]  # reads the store: once per run
     copies, elsewhere = not_ours.count("copy"), not_ours.count("elsewhere")
-    todo = graph.remaining - copies - elsewhere
+    ours = [run for run, theirs in zip(left, not_ours) if not theirs]
+    todo = len(ours)
     workers = max(1, min(slots, todo))
-    guessed = sum(map(timing.own_work, graph.left()))
-    timed = _timed(graph, timing.own_work, timing.seconds_of)
-    cpu_timed = _timed(graph, timing.own_work, timing.cpu_seconds_of)
+    guessed = sum(map(timing.guess_seconds, ours))
+    # Stored runs are nobody's work left: their plain guesses.
+    timed = _timed(graph, timing.guess_seconds, timing.seconds_of)
+    cpu_timed = _timed(graph, timing.guess_seconds, timing.cpu_seconds_of)
     on_cpu = cpu is not None and (bool(cpu_timed) or not timed)  # runs stored by older code have wall times only
     lanes = cpu.threads_at_once(workers) if on_cpu else workers
     timed = cpu_timed if on_cpu else timed
@@ -291,8 +294,7 @@ def _estimate(graph: RunGraph, slots: int, timing: Timing, what: str | None) -> 
         scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
     if on_cpu:
         basis += f", {lanes} thread(s) at once"
-    resuming = sum(bool(resumes_at(run)) for run, theirs in zip(graph.left(), not_ours) if not theirs) \
-        if resumes_at else 0
+    resuming = sum(bool(resumes_at(run)) for run in ours) if resumes_at else 0
     if resuming:
         basis += (f"; {resuming} of the runs to train "
                   + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
