@@ -108,3 +108,26 @@ def test_adding_is_offered_where_settings_are_compared_and_never_with_overwrite(
     with pytest.raises(SystemExit):  # Figure 4 studies one setting: nothing to add
         parse_figure(FIG4, ["--add-to-results"])
     assert parse_figure(FIG1, ["--add-to-results", "--model", "conv4"])[0].add_to_results
+
+
+def test_the_label_names_the_flags_that_changed_the_preset_with_their_networks(tmp_path):
+    from tf_lottery.figures.spec import FigureContext
+
+    def label(argv, kept=None):
+        options, cfg = parse_figure(FIG1, argv)
+        return FigureContext(FIG1, cfg, options, None, [], tmp_path, kept).label
+
+    assert label(["--preset", "fast", "--model", "conv4"]) == "REDUCED: 'fast' preset"
+    assert label(["--preset", "fast", "--model", "conv4", "--rounds", "1"]) == \
+        "REDUCED: 'fast' preset with --rounds 1"
+    assert label(["--model", "conv4", "--iterations", "1000", "--oneshot"]) == \
+        "CHANGED: paper protocol with --iterations 1000 --oneshot"
+    # Added to results of an earlier command that changed the preset too: each with its networks.
+    record = {**RECORD, "run_hash": "a, b", "changed_flags": {"--trials": 1}}
+    write_results(tmp_path, record, rows(("a", "lenet300_100"), ("b", "conv2")))
+    kept = earlier.load(tmp_path, "fig1_sizes", "fast", ["c"])
+    assert label(["--preset", "fast", "--model", "conv4", "--rounds", "1"], kept) == \
+        "REDUCED: 'fast' preset with lenet300_100, conv2: --trials 1; conv4: --rounds 1"
+    assert label(["--preset", "fast", "--model", "conv4"], kept) == \
+        "REDUCED: 'fast' preset with lenet300_100, conv2: --trials 1"
+    assert earlier.merged_record(kept, [], [])["earlier_results"][0]["changed_flags"] == {"--trials": 1}

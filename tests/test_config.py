@@ -210,3 +210,16 @@ def test_a_bad_worker_layout_is_named_with_its_value(capsys):
     with pytest.raises(SystemExit):
         parse(["--workers", "0", "--threads-per-worker", "-1"])
     assert "got --workers 0, --threads-per-worker -1." in capsys.readouterr().err
+
+
+def test_flags_that_change_the_preset_are_named_and_seeds_are_not_changes():
+    from tf_lottery.figures import conv
+    changed = lambda argv: parse_figure(conv.FIG6, ["--preset", "fast", "--model", "conv4", *argv])[0].changed
+    assert changed([]) == {}  # --model selects networks the figure compares: no change
+    assert changed(["--rounds", "1", "--seed", "3", "--split-seed", "2", "--eval-batch-size", "500"]) == \
+        {"--rounds": 1}  # seeds draw the same protocol again; evaluation batches never change results
+    assert changed(["--rounds", "3", "--control-rounds", "2,3"]) == {}  # the preset's own values
+    assert parse(["--iterations", "1000", "--lr-drops", "10,20"])[0].changed == \
+        {"--iterations": 1000, "--lr-drops": (10, 20)}
+    assert cli.changed_text({"--lr-drops": (10, 20), "--augment": False, "--oneshot": True}) == \
+        "--lr-drops 10,20 --no-augment --oneshot"

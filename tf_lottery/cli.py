@@ -200,9 +200,12 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         return cfg
 
     try:
-        return options, ([build(v) for v in chosen_variants] if variants else build({}))
+        cfg = [build(v) for v in chosen_variants] if variants else build({})
     except (ValueError, TypeError) as e:
         parser.error(str(e))
+    options.changed = _changed_settings(sections, presets[options.preset], chosen_variants or [{}], explicit,
+                                        defaults, protocol)
+    return options, cfg
 
 
 def _parser(description: str, sections: dict[str, type], presets: dict[str, dict], preset_cost: dict[str, str],
@@ -285,6 +288,39 @@ def _section_values(sections: dict[str, type], preset: dict, variant: dict, expl
                              if f.name in chosen and f.name != "seed"})
              for section, cls in sections.items()}
     return built, chosen.get("seed", 0)
+
+
+# Which draw of the protocol, not what the protocol is: a seed is no change to a preset.
+SEED_FIELDS = ("seed", "split_seed")
+
+
+def _changed_settings(sections: dict[str, type], preset: dict, variants: list, explicit: dict, defaults: dict,
+                      protocol) -> dict:
+    """{flag: value} of the explicit flags that change a setting of the preset (for any
+    variant), so that results label and record what they are not: the preset as published.
+    Seeds and fields that never change results are not changes; nor is a flag giving the
+    preset's own value."""
+    changed = {}
+    for variant in variants:
+        given, _ = _section_values(sections, preset, variant, explicit, defaults, protocol)
+        preset_values, _ = _section_values(sections, preset, variant, {}, defaults, protocol)
+        for section, values in given.items():
+            for f in dataclasses.fields(values):
+                value = getattr(values, f.name)
+                if (f.name in explicit and f.name not in SEED_FIELDS and f.metadata.get("identity", True)
+                        and value != getattr(preset_values[section], f.name)):
+                    changed[_flag(f.name)] = value
+    return changed
+
+
+def changed_text(changed: dict) -> str:
+    """`{"--rounds": 1, "--augment": False}` as the flags read: `--rounds 1 --no-augment`."""
+    def one(flag: str, value) -> str:
+        if isinstance(value, bool):
+            return flag if value else flag.replace("--", "--no-", 1)
+        return f"{flag} {','.join(map(str, value)) if isinstance(value, (tuple, list)) else value}"
+
+    return " ".join(one(flag, value) for flag, value in changed.items())
 
 
 def _controls_within(control_rounds: tuple, rounds: int) -> tuple:

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from tf_lottery.analysis.tables import NOT_RECORDED, with_integer_columns
+from tf_lottery.cli import changed_text
 
 # What run.json says of the command that wrote it: kept, per earlier command, with its run hashes.
-COMMAND_FIELDS = ("command", "finished_utc", "preset", "store", "data_source", "execution", "wall_seconds",
+COMMAND_FIELDS = ("command", "finished_utc", "preset", "changed_flags", "store", "data_source", "execution", "wall_seconds",
                   "code_version", "packages", "machine")
 
 
@@ -92,6 +93,23 @@ def with_earlier(summary: pd.DataFrame, earlier: EarlierResults | None, order: l
     rank = {m: i for i, m in enumerate(order)}
     return both.sort_values(["model", *settings], key=lambda s: s.map(lambda m: rank.get(m, len(rank)))
                             if s.name == "model" else s, kind="stable", ignore_index=True)
+
+
+def changes(earlier: EarlierResults) -> list[str]:
+    """`networks: flags` for each earlier command whose flags changed the preset's settings
+    (run.json's `changed_flags`) and whose rows are kept."""
+    record = earlier.record
+    parts = record.get("earlier_results", [])
+    by_parts = {h for part in parts for h in part["run_hash"]}
+    own = [h for h in split_hashes(record.get("run_hash")) if h not in by_parts]
+    commands = [*parts, {"run_hash": own, "changed_flags": record.get("changed_flags")}]
+    out = []
+    for command in commands:
+        rows = earlier.rows[earlier.rows["run_hash"].isin(command["run_hash"])]
+        flags = changed_text(command.get("changed_flags") or {})
+        if flags and not rows.empty:
+            out.append(f"{', '.join(dict.fromkeys(rows['model']))}: {flags}")
+    return out
 
 
 def earlier_field(earlier: EarlierResults | None, field: str) -> dict:

@@ -229,7 +229,8 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
     extra = figure.report(FigureContext(figure, cfg, options, store, runs, out, earlier))
     config = [dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg)
     provenance.write_run_json(
-        out / "run.json", figure=figure.name, preset=options.preset, reduced=options.preset != "paper",
+        out / "run.json", figure=figure.name, preset=options.preset, changed_flags=options.changed,
+        reduced=options.preset != "paper" or bool(options.changed),
         **earlier_results.merged_record(earlier, config, _run_hashes(cfg)),
         store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from tf_lottery import cli
+from tf_lottery.figures import earlier as earlier_results
+
 
 class StudyKind(Protocol):
     sections: dict[str, type]  # config sections, each a dataclass whose fields become flags
@@ -70,9 +73,31 @@ class FigureContext:
 
     @property
     def reduced(self) -> bool:
-        return self.options.preset != "paper"
+        """Anything but the paper preset as published, by another preset or by flags."""
+        return self.options.preset != "paper" or bool(self.changes)
+
+    @property
+    def changes(self) -> list[str]:
+        """The flags that changed the preset's settings, this command's and, with
+        --add-to-results, those of the earlier commands whose results are shown, each
+        named with its networks when the results come from several commands."""
+        own = cli.changed_text(getattr(self.options, "changed", {}))
+        if self.earlier is None:
+            return [own] if own else []
+        ours = [getattr(getattr(c, "training", None), "model", None) for c in self._configs]
+        mine = [f"{', '.join(m for m in ours if m)}: {own}"] if own else []
+        return earlier_results.changes(self.earlier) + mine
 
     @property
     def label(self) -> str:
-        """Figure-title label; anything but the paper preset is marked as reduced."""
-        return "paper protocol" if not self.reduced else f"REDUCED: '{self.options.preset}' preset"
+        """Figure-title label: the preset, REDUCED unless it is the paper's, and the flags
+        that changed it (CHANGED: the paper protocol with flags is not the paper's)."""
+        preset = "paper protocol" if self.options.preset == "paper" else f"REDUCED: '{self.options.preset}' preset"
+        changes = self.changes
+        if not changes:
+            return preset
+        return f"{'CHANGED: ' if self.options.preset == 'paper' else ''}{preset} with {'; '.join(changes)}"
+
+    @property
+    def _configs(self) -> list:
+        return self.cfg if isinstance(self.cfg, list) else [self.cfg]
