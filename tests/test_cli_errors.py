@@ -111,6 +111,23 @@ def test_results_of_settings_these_flags_do_not_select_are_not_replaced(tmp_path
         check_results_folder(tmp_path, PRESETS, SimpleNamespace(preset=preset, overwrite=True), cfg)
 
 
+@pytest.mark.parametrize("held, asked, refusal", [
+    ({}, {"--rounds": 1}, "holds results of the 'fast' preset as published, these flags ask for it with --rounds 1"),
+    ({"--rounds": 1}, {}, "preset with --rounds 1, these flags ask for it as published"),
+    ({"--lr-drops": [1, 2]}, {"--lr-drops": (1, 2)}, None),  # as JSON keeps it, and as the flags give it
+    (None, {"--rounds": 1}, None)])  # written before changed flags were recorded
+def test_results_of_the_preset_changed_by_other_flags_are_not_replaced(tmp_path, held, asked, refusal):
+    record = {"preset": "fast", "run_hash": "a", **({} if held is None else {"changed_flags": held})}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    options = SimpleNamespace(preset="fast", overwrite=False, changed=asked)
+    cfg = [SimpleNamespace(run_hash=lambda: "a")]
+    if refusal is None:
+        check_results_folder(tmp_path, PRESETS, options, cfg)
+    else:
+        with pytest.raises(ResultsInTheWay, match=re.escape(refusal)):
+            check_results_folder(tmp_path, PRESETS, options, cfg)
+
+
 def test_a_smaller_preset_does_not_replace_a_larger_ones_results(data_dir, tmp_path, capsys):
     out = tmp_path / "results" / "fig4_lenet"
     out.mkdir(parents=True)

@@ -95,7 +95,8 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     """Refuse to replace results of a larger preset (presets are listed largest first), or,
     but for the scratch smoke preset, of settings these flags do not select: more of the
     figure's settings than flags such as --model or --learning-rate select, or others
-    (another network, a changed flag)."""
+    (another network, a changed flag), or of the preset changed by other flags (run.json's
+    `changed_flags`; results written before it was recorded are not compared)."""
     previous = out / "run.json"
     if options.overwrite or getattr(options, "add_to_results", False) or not previous.is_file():
         return
@@ -107,8 +108,15 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
     if old in order and order.index(old) < order.index(options.preset):
         raise ResultsInTheWay(f"{out} holds results of the larger '{old}' preset. Write the '{options.preset}' "
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
+    if old != options.preset or old == cli.SCRATCH_PRESET:
+        return
+    was, asked = cli.changed_text(record.get("changed_flags", {})), cli.changed_text(getattr(options, "changed", {}))
+    if "changed_flags" in record and was != asked:  # e.g. a shorter --rounds over the full preset's results
+        raise ResultsInTheWay(f"{out} holds results of the '{old}' preset {f'with {was}' if was else 'as published'}, "
+                              f"these flags ask for it {f'with {asked}' if asked else 'as published'}. Write them "
+                              f"elsewhere (--results DIR) or replace them (--overwrite).")
     held, selected = set(earlier_results.split_hashes(record.get("run_hash"))), set(_run_hashes(cfg))
-    if old != options.preset or old == cli.SCRATCH_PRESET or not record.get("run_hash") or held <= selected:
+    if not record.get("run_hash") or held <= selected:
         return
     add = ", add them to those (--add-to-results)" if hasattr(options, "add_to_results") else ""  # figures of variants
     where = f"Write them elsewhere (--results DIR){add} or replace them (--overwrite)."
