@@ -172,3 +172,7 @@ def test_plan_lists_the_runs_and_trains_nothing(data_dir, tmp_path, capsys):
                                            "--results", str(tmp_path / "results")])
     out = capsys.readouterr().out
     assert code == 0 and "Note: without --plan this would stop here: --store /proc/tf_lottery_test cannot" in out
+    # Flags that change the preset are named up front, as the results' label will name them.
+    load_script("fig4_lenet").main(["--preset", "smoke", "--rounds", "1", "--plan", *IN_THIS_PROCESS, "--data-dir",
+                                    str(data_dir), "--store", str(tmp_path / "runs")])
+    assert "fig4_lenet: preset 'smoke' with --rounds 1, run hash" in capsys.readouterr().out

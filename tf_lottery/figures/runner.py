@@ -183,8 +183,9 @@ def _run_figure(figure: Figure, options, cfg) -> None:
         if not options.plan:  # a plan writes no results
             raise
         print(f"Note: without --plan this would stop here: {e}", flush=True)
-    print(f"{figure.name}: preset '{options.preset}', run hash {run_hash_text(cfg)}, {options.workers} worker(s)",
-          flush=True)
+    changed = cli.changed_text(options.changed)
+    print(f"{figure.name}: preset '{options.preset}'{f' with {changed}' if changed else ''}, run hash "
+          f"{run_hash_text(cfg)}, {options.workers} worker(s)", flush=True)
     if earlier is not None:
         print(earlier_results.describe(earlier, out), flush=True)
     configure_process(options)
