@@ -20,8 +20,8 @@ from tf_lottery.analysis.tables import NOT_RECORDED, with_integer_columns
 from tf_lottery.cli import changed_text
 
 # What run.json says of the command that wrote it: kept, per earlier command, with its run hashes.
-COMMAND_FIELDS = ("command", "finished_utc", "preset", "changed_flags", "store", "data_source", "execution", "wall_seconds",
-                  "code_version", "packages", "machine")
+COMMAND_FIELDS = ("command", "finished_utc", "preset", "changed_flags", "store", "data_source", "execution",
+                  "wall_seconds", "code_version", "packages", "machine")
 
 
 class CannotAdd(ValueError):

@@ -110,21 +110,20 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
     if old != options.preset or old == cli.SCRATCH_PRESET:
         return
+    held, selected = set(earlier_results.split_hashes(record.get("run_hash"))), set(_run_hashes(cfg))
+    if record.get("run_hash") and not held <= selected:
+        add = ", add them to those (--add-to-results)" if hasattr(options, "add_to_results") else ""  # variants
+        where = f"Write them elsewhere (--results DIR){add} or replace them (--overwrite)."
+        if selected < held:
+            raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
+                                  f"{len(selected)}. {where}")
+        raise ResultsInTheWay(f"{out} holds results of other settings (run hash {', '.join(sorted(held - selected))}) "
+                              f"than these flags select. {where}")
     was, asked = cli.changed_text(record.get("changed_flags", {})), cli.changed_text(getattr(options, "changed", {}))
     if "changed_flags" in record and was != asked:  # e.g. a shorter --rounds over the full preset's results
         raise ResultsInTheWay(f"{out} holds results of the '{old}' preset {f'with {was}' if was else 'as published'}, "
                               f"these flags ask for it {f'with {asked}' if asked else 'as published'}. Write them "
                               f"elsewhere (--results DIR) or replace them (--overwrite).")
-    held, selected = set(earlier_results.split_hashes(record.get("run_hash"))), set(_run_hashes(cfg))
-    if not record.get("run_hash") or held <= selected:
-        return
-    add = ", add them to those (--add-to-results)" if hasattr(options, "add_to_results") else ""  # figures of variants
-    where = f"Write them elsewhere (--results DIR){add} or replace them (--overwrite)."
-    if selected < held:
-        raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
-                              f"{len(selected)}. {where}")
-    raise ResultsInTheWay(f"{out} holds results of other settings (run hash {', '.join(sorted(held - selected))}) "
-                          f"than these flags select. {where}")
 
 
 def data_source_record(source: str | None) -> str | None:
@@ -235,11 +234,12 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
     trained_on = collections.Counter(store.metrics(r.key).get("trained_on", tables.NOT_RECORDED) for r in runs)
     trained_on += earlier_results.count_cpus(earlier)
     out.mkdir(parents=True, exist_ok=True)
-    extra = figure.report(FigureContext(figure, cfg, options, store, runs, out, earlier))
+    context = FigureContext(figure, cfg, options, store, runs, out, earlier)
+    extra = figure.report(context)
     config = [dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg)
     provenance.write_run_json(
         out / "run.json", figure=figure.name, preset=options.preset, changed_flags=options.changed,
-        reduced=options.preset != "paper" or bool(options.changed),
+        reduced=context.reduced,
         **earlier_results.merged_record(earlier, config, _run_hashes(cfg)),
         store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),
