@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tf_lottery.figures import earlier
-from tf_lottery.figures.conv import FIG1
+from tf_lottery.figures.conv import FIG1, FIG6
 from tf_lottery.figures.lenet import FIG4
 from tf_lottery.figures.runner import parse_figure
 
@@ -131,3 +131,9 @@ def test_the_label_names_the_flags_that_changed_the_preset_with_their_networks(t
     assert label(["--preset", "fast", "--model", "conv4"], kept) == \
         "REDUCED: 'fast' preset with lenet300_100, conv2: --trials 1"
     assert earlier.merged_record(kept, [], [])["earlier_results"][0]["changed_flags"] == {"--trials": 1}
+    # A network named once, however many of its settings (with and without dropout) the command ran.
+    options, cfg = parse_figure(FIG6, ["--preset", "fast", "--model", "conv4", "--rounds", "1"])
+    write_results(tmp_path, {**record, "figure": "fig6_conv_dropout"}, rows(("b", "conv2")))
+    kept = earlier.load(tmp_path, "fig6_conv_dropout", "fast", ["c"])
+    assert FigureContext(FIG6, cfg, options, None, [], tmp_path, kept).label == \
+        "REDUCED: 'fast' preset with conv2: --trials 1; conv4: --rounds 1"

@@ -84,7 +84,7 @@ class FigureContext:
         own = cli.changed_text(getattr(self.options, "changed", {}))
         if self.earlier is None:
             return [own] if own else []
-        ours = [getattr(getattr(c, "training", None), "model", None) for c in self._configs]
+        ours = dict.fromkeys(getattr(getattr(c, "training", None), "model", None) for c in self._configs)
         mine = [f"{', '.join(m for m in ours if m)}: {own}"] if own else []
         return earlier_results.changes(self.earlier) + mine
 
