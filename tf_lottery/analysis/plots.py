@@ -5,6 +5,7 @@ reinits) with min/max error bars.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -61,6 +62,11 @@ def figure4(summary: pd.DataFrame, path: Path, title: str) -> None:
     metric_vs_pm(df, FIG4_PANELS, path, title, hue_order=[l for l in LINE_ORDER if l in set(df["line"])])
 
 
+def _suptitle(fig, title: str) -> None:
+    """The figure's title, wrapped to its width: labels naming changed flags run long."""
+    fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 12)), fontsize=10)
+
+
 def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "line", style: str | None = None,
                  hue_order=None, style_order=None) -> None:
     """One panel per (column, label) of `panels`: mean over trials against Pm, one line per
@@ -75,7 +81,7 @@ def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "l
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, title=None)
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -94,7 +100,7 @@ def per_network(df: pd.DataFrame, column: str, label: str, path: Path, title: st
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, title=None)
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -122,7 +128,7 @@ def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Pat
             ax.set_ylim(0.94, 0.99)  # the paper's range; early low accuracies fall outside
         ax.grid(alpha=0.3)
         ax.legend(title="Pm (%)", fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
