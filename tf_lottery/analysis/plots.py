@@ -64,7 +64,7 @@ def figure4(summary: pd.DataFrame, path: Path, title: str) -> None:
 
 def _suptitle(fig, title: str) -> None:
     """The figure's title, wrapped to its width: labels naming changed flags run long."""
-    fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 12)), fontsize=10)
+    fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 12), break_on_hyphens=False), fontsize=10)
 
 
 def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "line", style: str | None = None,
