@@ -126,7 +126,9 @@ def test_bad_flags_exit_with_a_message(argv, capsys):
 @pytest.mark.parametrize("argv, message", [(["--dropout", "2"], "must be in [0, 1): {'dropout': 2.0}"),
                                            (["--momentum", "1", "--conv-dropout", "-0.1"],
                                             "must be in [0, 1): {'momentum': 1.0, 'conv_dropout': -0.1}"),
-                                           (["--weight-decay=-1e-4"], "weight_decay must be >= 0, got -0.0001")])
+                                           (["--weight-decay=-1e-4"], "weight_decay must be >= 0, got -0.0001"),
+                                           (["--rounds", "-1", "--reinits", "-2"],
+                                            "must be >= 0: {'rounds': -1, 'reinits': -2}")])
 def test_a_refused_setting_is_named_with_its_value(argv, message, capsys):
     with pytest.raises(SystemExit):
         parse(argv)

@@ -225,8 +225,11 @@ class ExperimentConfig:
             raise ValueError(f"rewind_iteration ({self.pruning.rewind_iteration}) must be a multiple of steps_per_call "
                              f"({self.training.steps_per_call}) within the {self.training.iterations} iterations.")
         _positive(trials=self.study.trials, validation_size=self.data.validation_size)
-        if min(self.study.rounds, self.study.reinits, self.study.random_sparse, self.data.max_examples) < 0:
-            raise ValueError("rounds, reinits, random_sparse and max_examples must be >= 0.")
+        counts = {"rounds": self.study.rounds, "reinits": self.study.reinits,
+                  "random_sparse": self.study.random_sparse, "max_examples": self.data.max_examples}
+        negative = {k: v for k, v in counts.items() if v < 0}
+        if negative:
+            raise ValueError(f"These settings must be >= 0: {negative}.")
         if min(self.seed, self.data.split_seed) < 0:  # NumPy's generators take no negative seed
             raise ValueError(f"seed and split_seed must be >= 0, got {self.seed} and {self.data.split_seed}.")
         unknown = set(self.study.reinit_strategies) - {"iterative", "oneshot"}
