@@ -98,13 +98,8 @@ def with_earlier(summary: pd.DataFrame, earlier: EarlierResults | None, order: l
 def changes(earlier: EarlierResults) -> list[str]:
     """`networks: flags` for each earlier command whose flags changed the preset's settings
     (run.json's `changed_flags`) and whose rows are kept."""
-    record = earlier.record
-    parts = record.get("earlier_results", [])
-    by_parts = {h for part in parts for h in part["run_hash"]}
-    own = [h for h in split_hashes(record.get("run_hash")) if h not in by_parts]
-    commands = [*parts, {"run_hash": own, "changed_flags": record.get("changed_flags")}]
     out = []
-    for command in commands:
+    for command in _commands(earlier.record):
         rows = earlier.rows[earlier.rows["run_hash"].isin(command["run_hash"])]
         flags = changed_text(command.get("changed_flags") or {})
         if flags and not rows.empty:
@@ -132,6 +127,15 @@ def count_cpus(earlier: EarlierResults | None) -> collections.Counter:
     return collections.Counter(runs["trained_on"].fillna(NOT_RECORDED))
 
 
+def _commands(record: dict) -> list[dict]:
+    """Every command a run.json speaks for, with the run hashes it gave: the earlier ones
+    (`earlier_results`), then the one that wrote it (the hashes no earlier one gave)."""
+    parts = record.get("earlier_results", [])
+    by_parts = {h for part in parts for h in part["run_hash"]}
+    own = [h for h in split_hashes(record.get("run_hash")) if h not in by_parts]
+    return [*parts, {"run_hash": own, **{k: record[k] for k in COMMAND_FIELDS if k in record}}]
+
+
 def merged_record(earlier: EarlierResults | None, config: list, run_hashes: list[str]) -> dict:
     """run.json's `config` and `run_hash` over the earlier settings kept and these flags',
     and `earlier_results`: each earlier command with the run hashes whose rows it gave."""
@@ -141,15 +145,11 @@ def merged_record(earlier: EarlierResults | None, config: list, run_hashes: list
     old_config = record.get("config", [])
     old_config = old_config if isinstance(old_config, list) else [old_config]
     config_of = dict(zip(split_hashes(record.get("run_hash")), old_config))
-    parts, by_parts = [], set()
-    for part in record.get("earlier_results", []):
+    parts = []
+    for part in _commands(record):
         hashes = [h for h in part["run_hash"] if h in kept]
-        by_parts.update(part["run_hash"])
         if hashes:
             parts.append({**part, "run_hash": hashes})
-    own = [h for h in split_hashes(record.get("run_hash")) if h in kept and h not in by_parts]
-    if own:
-        parts.append({"run_hash": own, **{k: record[k] for k in COMMAND_FIELDS if k in record}})
     hashes = [h for h in config_of if h in kept]
     return {"config": [config_of[h] for h in hashes] + config, "run_hash": ", ".join(hashes + run_hashes),
             "earlier_results": parts}

@@ -84,7 +84,8 @@ class FigureContext:
         own = cli.changed_text(getattr(self.options, "changed", {}))
         if self.earlier is None:
             return [own] if own else []
-        ours = dict.fromkeys(getattr(getattr(c, "training", None), "model", None) for c in self._configs)
+        configs = self.cfg if isinstance(self.cfg, list) else [self.cfg]
+        ours = dict.fromkeys(getattr(getattr(c, "training", None), "model", None) for c in configs)
         mine = [f"{', '.join(m for m in ours if m)}: {own}"] if own else []
         return earlier_results.changes(self.earlier) + mine
 
@@ -97,7 +98,3 @@ class FigureContext:
         if not changes:
             return preset
         return f"{'CHANGED: ' if self.options.preset == 'paper' else ''}{preset} with {'; '.join(changes)}"
-
-    @property
-    def _configs(self) -> list:
-        return self.cfg if isinstance(self.cfg, list) else [self.cfg]
