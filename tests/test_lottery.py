@@ -15,6 +15,7 @@ from tf_lottery.pruning import masks
 
 from tf_lottery.analysis import tables
 from tf_lottery.analysis.provenance import cpu_kind
+from tf_lottery.training.trainer import trained_by
 from tf_lottery.config import PruningConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, copy_source_name, plan
 from tf_lottery.execution.store import RunStore, TrainedElsewhere
@@ -122,7 +123,7 @@ def test_summary_has_the_required_columns_and_recorded_seeds(study):
     assert len(summary) == len(specs) + 1  # round 0 also listed as one-shot's start
     reinits = summary[summary.control == "reinit"]
     assert reinits.reinit_seed.notna().all() and reinits.reinit_seed.nunique() == len(reinits)
-    assert (summary.trained_on == cpu_kind()).all() and "AVX-512" in cpu_kind()  # the CPU each run trained on
+    assert (summary.trained_on == trained_by()).all() and "AVX-512" in cpu_kind()  # the CPU and threads of each run
     curves = tables.curves_table(experiment.store, specs)
     assert len(curves) == 2 * len(summary)  # evaluations at 100 and 200
 
@@ -175,7 +176,7 @@ def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     record = json.loads((out / "run.json").read_text())
     assert record["preset"] == "smoke" and record["reduced"] and record["runs"]["trained"] == 6
     assert "tensorflow" in record["packages"] and record["machine"]["cores"]
-    assert record["trained_on"] == {cpu_kind(): 6}  # the CPU of each run the tables hold
+    assert record["trained_on"] == {trained_by(): 6}  # the CPU and threads of each run the tables hold
     fig4.main(argv)  # everything stored: trains nothing
     assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0
 

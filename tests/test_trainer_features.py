@@ -23,7 +23,7 @@ from tf_lottery.training.augment import PAD, pad_crop_flip
 from tf_lottery.training.checkpoint import Checkpoint, StopRequested
 from tf_lottery.training.schedules import StepWarmup
 from tf_lottery.training import trainer as trainer_module
-from tf_lottery.training.trainer import Trainer, steady_seconds, where_trained
+from tf_lottery.training.trainer import Trainer, steady_seconds, trained_by, where_trained
 from tiny_models import TINY_CONV
 
 
@@ -100,8 +100,9 @@ def test_a_run_resumed_from_its_checkpoint_ends_exactly_as_if_never_interrupted(
     monkeypatch.setattr(trainer_module, "cpu_kind", lambda: "CPU B")  # resumed on another machine
     again = _run(trainer, groups, seed=4, snapshot_at=50, checkpoint=checkpoint)
     assert resumed == [100] and again.resumed_at == 100 and whole.resumed_at == 0
-    assert whole.trained_on == cpu_kind()
-    assert again.trained_on == "CPU A (iterations 0-100); CPU B (iterations 100-200)"
+    threads = trained_by().rsplit(", ", 1)[1]  # this process's thread count, e.g. "2 threads"
+    assert whole.trained_on == f"{cpu_kind()}, {threads}" and threads.endswith(("thread", "threads"))
+    assert again.trained_on == f"CPU A, {threads} (iterations 0-100); CPU B, {threads} (iterations 100-200)"
     for field in ("val_loss", "test_acc"):
         np.testing.assert_array_equal(getattr(again, field), getattr(whole, field))
     for weights in ("final_weights", "snapshot"):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -99,10 +100,17 @@ def _plus(before: float | None, here: float) -> float | None:
     return None if before is None else round(before + here, 1)
 
 
+def trained_by() -> str:
+    """The CPU kind and TensorFlow's intra-op thread count of this process: a run's floats
+    differ with either (oneDNN picks other kernels and splits; Conv-2 on 1 and 2 threads did)."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    return f"{cpu_kind()}, {threads} thread{'' if threads == 1 else 's'}"
+
+
 def where_trained(segments: list, iterations: int) -> str:
-    """[CPU, first iteration] of each process that trained a run -> the CPU, or each CPU with
-    its iterations when a checkpoint was resumed on another kind of machine (float results
-    differ between CPU generations)."""
+    """[`trained_by()`, first iteration] of each process that trained a run -> that text, or
+    each with its iterations when a checkpoint was resumed on another kind of machine or
+    thread count."""
     merged = [s for i, s in enumerate(segments) if i == 0 or s[0] != segments[i - 1][0]]
     if len(merged) == 1:
         return merged[0][0]
@@ -319,7 +327,7 @@ class Trainer:
             curves=np.full((len(points), 4), np.nan),
             snapshot=keras_masks.get_weights(self.model) if snapshot_at == 0 else None)
         resumed_at = run.step
-        run.segments.append([cpu_kind(), run.step])
+        run.segments.append([trained_by(), run.step])
         last_save = interval_start = time.perf_counter()
 
         def save_progress():
