@@ -55,6 +55,12 @@ def timed_batch(cfg, data_dir, root: Path, workers: int, threads: int, ray: bool
     return seconds, tables.summary_table(store, specs).drop(columns="seconds")
 
 
+def differences(a: pd.DataFrame, b: pd.DataFrame) -> str:
+    """The columns where two summaries differ, if they do."""
+    columns = [c for c in a.columns if not a[c].equals(b[c])] if list(a.columns) == list(b.columns) else ["columns"]
+    return f"; differ in {', '.join(columns)}" if columns else ""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None, help="Local data folder (default: tensorflow-datasets).")
@@ -78,8 +84,9 @@ def main():
         whole, table_whole = timed_batch(cfg, args.data_dir, Path(tmp) / "whole", workers=1, threads=cores, ray=True)
     print(f"{args.model}: {len(table_one)} runs of {iterations} iterations: 1 worker (1 thread) {one:.1f} s, "
           f"2 workers (1 thread each) {two:.1f} s, 1 worker using all {cores} cores {whole:.1f} s")
-    print(f"identical_summaries={table_one.equals(table_two)} (1 thread in this process and on workers), "
-          f"on all cores too: {table_one.equals(table_whole)}")
+    print(f"identical_summaries={table_one.equals(table_two)} (1 thread in this process and on workers"
+          f"{differences(table_one, table_two)}), on all cores too: {table_one.equals(table_whole)}"
+          f"{differences(table_one, table_whole)}")
     print(f"speedup_2_workers_vs_1_worker_all_cores={whole / two:.2f}")
     print(f"speedup_2_workers={one / two:.2f}")
 
