@@ -1,6 +1,8 @@
 """Where one run trains: a `tf.distribute` strategy, and the threads of a worker process."""
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from tf_lottery.config import SettingsError
@@ -19,6 +21,11 @@ def limit_threads(threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError as e:
         raise RuntimeError("limit_threads() must be called before TensorFlow executes anything.") from e
+
+
+def intra_op_threads() -> int:
+    """The intra-op threads this process trains with (TensorFlow's 0 means every core)."""
+    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
 def visible_gpus() -> bool:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -43,6 +42,7 @@ import tensorflow as tf
 from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import SettingsError, TrainingConfig
 from tf_lottery.data.datasets import Dataset
+from tf_lottery.execution.distribute import intra_op_threads
 from tf_lottery.models import keras_masks
 from tf_lottery.models.layers import RunSeededDropout, reset_random_state
 from tf_lottery.pruning import masks
@@ -103,7 +103,7 @@ def _plus(before: float | None, here: float) -> float | None:
 def trained_by() -> str:
     """The CPU kind and TensorFlow's intra-op thread count of this process: a run's floats
     differ with either (oneDNN picks other kernels and splits; Conv-2 on 1 and 2 threads did)."""
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    threads = intra_op_threads()
     return f"{cpu_kind()}, {threads} thread{'' if threads == 1 else 's'}"
 
 
