@@ -137,3 +137,11 @@ def test_the_label_names_the_flags_that_changed_the_preset_with_their_networks(t
     kept = earlier.load(tmp_path, "fig6_conv_dropout", "fast", ["c"])
     assert FigureContext(FIG6, cfg, options, None, [], tmp_path, kept).label == \
         "REDUCED: 'fast' preset with conv2: --trials 1; conv4: --rounds 1"
+    # A command that gave part of a network's settings names them, so two commands on one network differ.
+    both = [{**r, "dropout": d} for d, h in ((0.0, "d0"), (0.5, "d5")) for r in rows((h, "conv6"))]
+    write_results(tmp_path, {**record, "figure": "fig6_conv_dropout", "run_hash": "d0, d5",
+                             "changed_flags": {"--rounds": 0}}, both)
+    options, cfg = parse_figure(FIG6, ["--preset", "fast", "--model", "conv6", "--dropout", "0.5", "--rounds", "1"])
+    kept = earlier.load(tmp_path, "fig6_conv_dropout", "fast", [cfg[0].run_hash()])
+    assert FigureContext(FIG6, cfg, options, None, [], tmp_path, kept).label == \
+        "REDUCED: 'fast' preset with conv6: --rounds 0; conv6 (dropout 0.5): --rounds 1"

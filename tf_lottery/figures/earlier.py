@@ -95,15 +95,37 @@ def with_earlier(summary: pd.DataFrame, earlier: EarlierResults | None, order: l
                             if s.name == "model" else s, kind="stable", ignore_index=True)
 
 
-def changes(earlier: EarlierResults) -> list[str]:
-    """`networks: flags` for each earlier command whose flags changed the preset's settings
+def setting_names(settings: list[dict], variants: tuple = ()) -> str:
+    """The settings one command gave (each its values of the fields the figure's `variants`
+    set), named by network: `conv6` when they are all of the network's variants, else each
+    with its other values (`conv6 (dropout 0.5)`), so that commands that gave parts of one
+    network are told apart."""
+    names = []
+    for model in dict.fromkeys(s.get("model") for s in settings if s.get("model")):
+        given = [s for s in settings if s.get("model") == model]
+        known = {k for s in given for k in s}  # older rows may lack a compared field
+        if all({k: x for k, x in v.items() if k in known} in given for v in variants if v.get("model") == model):
+            names.append(model)
+        else:
+            names += [f"{model} ({', '.join(f'{k} {x}' for k, x in s.items() if k != 'model')})" for s in given]
+    return ", ".join(names)
+
+
+def compared_fields(variants: tuple) -> list[str]:
+    """The fields a figure's variants set; the network at least."""
+    return list(dict.fromkeys(["model", *(k for v in variants for k in v)]))
+
+
+def changes(earlier: EarlierResults, variants: tuple = ()) -> list[str]:
+    """`settings: flags` for each earlier command whose flags changed the preset's settings
     (run.json's `changed_flags`) and whose rows are kept."""
     out = []
+    fields = [f for f in compared_fields(variants) if f in earlier.rows]
     for command in _commands(earlier.record):
         rows = earlier.rows[earlier.rows["run_hash"].isin(command["run_hash"])]
         flags = changed_text(command.get("changed_flags") or {})
         if flags and not rows.empty:
-            out.append(f"{', '.join(dict.fromkeys(rows['model']))}: {flags}")
+            out.append(f"{setting_names(rows[fields].drop_duplicates().to_dict('records'), variants)}: {flags}")
     return out
 
 

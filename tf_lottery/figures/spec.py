@@ -12,6 +12,7 @@ script in `reproductions/` that calls `run_figure`.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -85,9 +86,10 @@ class FigureContext:
         if self.earlier is None:
             return [own] if own else []
         configs = self.cfg if isinstance(self.cfg, list) else [self.cfg]
-        ours = dict.fromkeys(getattr(getattr(c, "training", None), "model", None) for c in configs)
-        mine = [f"{', '.join(m for m in ours if m)}: {own}"] if own else []
-        return earlier_results.changes(self.earlier) + mine
+        fields = earlier_results.compared_fields(self.figure.variants)
+        ours = [_values(c, fields) for c in configs]
+        mine = [f"{earlier_results.setting_names(ours, self.figure.variants)}: {own}"] if own else []
+        return earlier_results.changes(self.earlier, self.figure.variants) + mine
 
     @property
     def label(self) -> str:
@@ -98,3 +100,9 @@ class FigureContext:
         if not changes:
             return preset
         return f"{'CHANGED: ' if self.options.preset == 'paper' else ''}{preset} with {'; '.join(changes)}"
+
+
+def _values(cfg, fields: list[str]) -> dict:
+    """`cfg`'s values of `fields`, found in whichever of its sections holds them."""
+    sections = [getattr(cfg, f.name) for f in dataclasses.fields(cfg)] if dataclasses.is_dataclass(cfg) else []
+    return {name: getattr(section, name) for name in fields for section in sections if hasattr(section, name)}
