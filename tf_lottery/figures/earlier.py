@@ -95,7 +95,7 @@ def with_earlier(summary: pd.DataFrame, earlier: EarlierResults | None, order: l
                             if s.name == "model" else s, kind="stable", ignore_index=True)
 
 
-def setting_names(settings: list[dict], variants: tuple = ()) -> str:
+def setting_names(settings: list[dict], variants: tuple) -> str:
     """The settings one command gave (each its values of the fields the figure's `variants`
     set), named by network: `conv6` when they are all of the network's variants, else each
     with its other values (`conv6 (dropout 0.5)`), so that commands that gave parts of one
@@ -116,7 +116,7 @@ def compared_fields(variants: tuple) -> list[str]:
     return list(dict.fromkeys(["model", *(k for v in variants for k in v)]))
 
 
-def changes(earlier: EarlierResults, variants: tuple = ()) -> list[str]:
+def changes(earlier: EarlierResults, variants: tuple) -> list[str]:
     """`settings: flags` for each earlier command whose flags changed the preset's settings
     (run.json's `changed_flags`) and whose rows are kept."""
     out = []
