@@ -14,11 +14,12 @@ import pytest
 from tf_lottery.pruning import masks
 
 from tf_lottery.analysis import tables
-from tf_lottery.analysis.provenance import cpu_kind
+from tf_lottery.machine import cpu_kind
 from tf_lottery.training.trainer import trained_by
 from tf_lottery.config import PruningConfig
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, copy_source_name, plan
 from tf_lottery.execution.store import RunStore, TrainedElsewhere
+from tf_lottery.ledger.records import Ledger
 from tf_lottery.figures.kinds import LotteryKind
 from tf_lottery.pruning.rules import LotterySchedule
 
@@ -240,6 +241,8 @@ def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
     assert stopped.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
     assert "Stopped on request" in out and "Run the same command again to resume." in out, out
     stored = stored_runs()
+    # What was finished is in the results folder's ledger already (theta_0 is no run).
+    assert len(Ledger.read(tmp_path / "ra" / "fig4_lenet")) == stored - 1 and "continues from there" in err
     subprocess.run(command(tmp_path / "a", tmp_path / "ra"), env=env, check=True, capture_output=True)
     assert reference.wait(timeout=240) == 0, (tmp_path / "reference.log").read_text()
     resumed = json.loads((tmp_path / "ra" / "fig4_lenet" / "run.json").read_text())["runs"]

@@ -61,13 +61,13 @@ def test_two_workers_match_one_and_survive_a_killed_worker(data_dir, tmp_path):
 
     # Nothing stored before the kill was trained again, and the study is complete.
     assert all(p.stat().st_mtime_ns == t for p, t in stored_before.items())
-    assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 6, "reused": 0}
+    assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 6, "reused": 0, "from_ledgers": 0}
     assert one.wait(timeout=600) == 0, (tmp_path / "one.log").read_text()
     pd.testing.assert_frame_equal(summary(tmp_path / "r2"), summary(tmp_path / "r1"))
 
     rerun = subprocess.run(fig4(data_dir, tmp_path / "two", tmp_path / "r2", 1), env=ENV, check=True,
                            capture_output=True, text=True)  # in this process: the store alone says what is done
-    assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 0, "reused": 6}, rerun.stdout
+    assert runs_of(tmp_path / "r2") == {"runs": 6, "trained": 0, "reused": 6, "from_ledgers": 0}, rerun.stdout
 
 
 def test_joins_a_running_ray_cluster_with_paths_relative_to_the_driver(data_dir, tmp_path):

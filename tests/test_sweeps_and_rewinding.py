@@ -85,7 +85,8 @@ def test_a_sweep_figure_runs_through_the_one_runner(data_dir, tmp_path):
     argv = ["--preset", "smoke", *IN_THIS_PROCESS, "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
             "--results", str(tmp_path / "results")]
     assert run_figure(figure, argv) == 0
-    assert len(reports[0].stores) == 2 and all(s.has(RunSpec(0, "iterative", 1).key) for s in reports[0].stores.values())
+    ledger = reports[0].ledger  # the report reads the results folder's ledger: both configurations' runs
+    assert len(ledger.stores) == 2 and all(ledger.has(s, RunSpec(0, "iterative", 1).key) for s in ledger.stores)
 
 
 def test_later_rewinding_restarts_from_round_0_at_the_rewind_iteration(small_mnist, tmp_path):

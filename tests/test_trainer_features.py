@@ -11,7 +11,7 @@ import tf_keras
 
 from conftest import tiny_config
 from tf_lottery.analysis import tables
-from tf_lottery.analysis.provenance import cpu_kind
+from tf_lottery.machine import cpu_kind
 from tf_lottery.config import TrainingConfig
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
@@ -137,8 +137,8 @@ def test_time_estimates_use_a_runs_time_without_its_stalls(small_mnist, monkeypa
     stalled = _run(trainer, groups, seed=3, progress=stall)
     assert (stalled.seconds, stalled.steady_seconds) == (100.0, 0.0)
     stored = SimpleNamespace(key="k")
-    assert measured_seconds(SimpleNamespace(metrics=lambda key: {"seconds": 9.0, "steady_seconds": 4.0}), stored) == 4.0
-    assert measured_seconds(SimpleNamespace(metrics=lambda key: {"seconds": 9.0}), stored) == 9.0  # stored before
+    assert measured_seconds(SimpleNamespace(has=lambda key: True, metrics=lambda key: {"seconds": 9.0, "steady_seconds": 4.0}), stored) == 4.0
+    assert measured_seconds(SimpleNamespace(has=lambda key: True, metrics=lambda key: {"seconds": 9.0}), stored) == 9.0  # stored before
 
 
 def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resumes_from_there(small_mnist,

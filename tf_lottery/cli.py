@@ -229,6 +229,13 @@ def _parser(description: str, sections: dict[str, type], presets: dict[str, dict
                             help="Add these settings' results to those of other settings in the results folder "
                                  "(e.g. another network): their rows in its summary.csv are kept, so their runs "
                                  "need not be in the store, and the figure and comparison show all of them.")
+    parser.add_argument("--from", dest="ledgers", action="append", default=[], metavar="DIR",
+                        help="Also reuse the runs held by this results folder's ledger (<DIR>/ledger/, e.g. one "
+                             "trained on another machine); repeatable. The results folder's own ledger is always "
+                             "reused: a study continues from what its results hold, even with an empty store.")
+    parser.add_argument("--report-only", action="store_true",
+                        help="Rebuild the results folder's tables, plots and comparison from its ledger alone, as "
+                             "the command recorded in its run.json chose them: no store, no data, no training.")
     parser.add_argument("--plan", action="store_true",
                         help="List the runs these flags need, stored or to train, with the time estimate, and exit "
                              "without training or writing results.")
@@ -239,7 +246,8 @@ def _parser(description: str, sections: dict[str, type], presets: dict[str, dict
 
 def _options(parser: argparse.ArgumentParser, args: dict) -> argparse.Namespace:
     """Take the flags that are not config fields out of `args`, checked, with --results' default."""
-    option_names = ("preset", "data_dir", "store", "results", "overwrite", "add_to_results", "plan", "workers",
+    option_names = ("preset", "data_dir", "store", "results", "overwrite", "add_to_results", "ledgers", "report_only",
+                    "plan", "workers",
                     "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
     options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
     _check_execution(parser, options)

@@ -251,12 +251,14 @@ def _sleep_until(moment: float) -> None:
 
 
 def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int, log: Callable[[str], None],
-              timing: Timing, what: str | None = None, dependencies: Callable | None = None) -> None:
-    """What `run_graph` would do, without training: every run, stored or not, and the estimate."""
+              timing: Timing, what: str | None = None, dependencies: Callable | None = None,
+              restored: set = frozenset()) -> None:
+    """What `run_graph` would do, without training: every run, stored (in the store, or in a
+    results ledger: keys in `restored`) or not, and the estimate."""
     graph = RunGraph(runs, stored, dependencies)
     for run in runs:
         if run in graph.done:
-            log(f"  stored    {run.key}")
+            log(f"  {'ledger' if run.key in restored else 'stored':9} {run.key}")
         elif source := timing.copied_from and timing.copied_from(run):
             log(f"  to copy   {run.key} (from {source})")
         elif holder := timing.leased_to and timing.leased_to(run):

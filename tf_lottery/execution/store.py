@@ -45,13 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_lottery.analysis.provenance import code_version, cpu_kind
 from tf_lottery.config import RUN_SCHEMA, identity_hash
+from tf_lottery.machine import code_version, cpu_kind
 
 code_version()  # fixed now, when the code is loaded (see code_version)
 
 _METRICS = "metrics.json"
 _DATA = "data.json"
+_ADDED = "added_files.json"  # arrays added to a stored run later, with their SHA-256s
 _LEFTOVER = re.compile(r"^\..+[.-][0-9a-f]{8}$")  # every temporary name below: hidden, a random suffix
 ABANDONED_AFTER = 3600.0  # seconds
 LEASE_EXPIRES = 300.0  # seconds without renewal after which a lease is a vanished process's
@@ -95,7 +96,7 @@ class RunStore:
         as empty, and an existing one's identity is still checked.
         """
         identity = _canonical({"schema": RUN_SCHEMA, "experiment": experiment, **config.run_defining()})
-        self.dir = Path(root) / f"{experiment}-{identity_hash(config.run_defining())}"
+        self.dir = Path(root) / self.folder_name(experiment, config)
         self.experiment, self.identity, self.read_only = experiment, identity, read_only
         config_file = self.dir / "config.json"
         if not read_only:
@@ -111,6 +112,11 @@ class RunStore:
         self._report_old_schemas(Path(root), experiment, log)
         if not read_only:
             self._remove_abandoned_writes()
+
+    @staticmethod
+    def folder_name(experiment: str, config) -> str:
+        """The store folder of `config`'s runs: the experiment and the run hash."""
+        return f"{experiment}-{identity_hash(config.run_defining())}"
 
     @classmethod
     def existing(cls, folder: Path) -> "RunStore":
@@ -152,6 +158,15 @@ class RunStore:
             raise StoreMismatch(f"{self.dir} holds runs trained on other data ({stored['first_source']}, "
                                 f"{'lossy' if stored['lossy'] else 'lossless'}) than {dataset.source} "
                                 f"({'lossy' if dataset.lossy else 'lossless'}). Use another --store for this data.")
+
+    def record_data(self, record: dict) -> None:
+        """Record the data this store's runs trained on, as a ledger names it (first writer wins)."""
+        if not self.read_only:
+            _commit_file(self.dir, _DATA, json.dumps(record, indent=1).encode())
+
+    def locate(self, key: str) -> tuple["RunStore", str]:
+        """The store and key a run key names (here: this store; a sweep's routes by prefix)."""
+        return self, key
 
     def data_record(self) -> dict | None:
         """What `check_data` recorded: the data this store's runs were trained on."""
@@ -227,15 +242,15 @@ class RunStore:
         """Store a copy of `source`'s run `key` as it was trained there (its files, checksums,
         code version and parts, plus `copied_from`); False if this store has the run already."""
         def write(tmp: Path) -> None:
-            record = source.metrics(key)
-            for name, expected in record.get("files", {}).items():
+            record = {**source.metrics(key), "files": source.files(key)}
+            for name, expected in record["files"].items():
                 data = (source._run_dir(key) / name).read_bytes()
                 if hashlib.sha256(data).hexdigest() != expected:
                     raise StoreCorrupt(f"{source._run_dir(key) / name} is damaged (checksum mismatch). Delete "
                                        f"{source._run_dir(key)} and run the same command again to retrain it.")
                 _write_synced(tmp / name, data)
             for part in source._run_dir(key).glob("*.json"):
-                if part.name != _METRICS:
+                if part.name not in (_METRICS, _ADDED):
                     _write_synced(tmp / part.name, part.read_bytes())
             _write_synced(tmp / _METRICS, json.dumps({**record, "copied_from": source.dir.name}, indent=1).encode())
 
@@ -266,12 +281,60 @@ class RunStore:
         _fsync_dir(final.parent)
         return True
 
+    def restore(self, key: str, metrics: dict, parts: dict[str, dict], arrays: dict[str, dict[str, np.ndarray]]) -> bool:
+        """Store a run as a results ledger recorded it (its metrics as trained, its parts and
+        whichever arrays the ledger kept); False if this store has the run already."""
+        def write(tmp: Path) -> None:
+            files = {}
+            for name, values in arrays.items():
+                path = tmp / f"{name}.npz"
+                _write_npz(path, values)
+                files[path.name] = _sha256(path)
+            for name, obj in parts.items():
+                _write_synced(tmp / f"{name}.json", json.dumps(obj).encode())
+            _write_synced(tmp / _METRICS, json.dumps({**metrics, "files": files}, indent=1).encode())
+
+        return self._commit_run(key, write)
+
+    def add_arrays(self, key: str, arrays: dict[str, dict[str, np.ndarray]]) -> None:
+        """Add arrays a stored run lacks (a run restored from a ledger that did not keep its
+        weights, retrained for them); first writer wins, as for parts."""
+        folder, added = self._run_dir(key), {}
+        for name, values in arrays.items():
+            tmp = folder / f".{name}.npz.{uuid.uuid4().hex[:8]}"
+            _write_npz(tmp, values)
+            try:
+                os.link(tmp, folder / f"{name}.npz")
+            except FileExistsError:
+                pass  # another writer added it first: its copy stays
+            finally:
+                tmp.unlink()
+            added[f"{name}.npz"] = _sha256(folder / f"{name}.npz")
+        _fsync_dir(folder)
+        _commit_file(folder, _ADDED, json.dumps(added).encode())
+
+    def files(self, key: str) -> dict[str, str]:
+        """A stored run's array files and their SHA-256s, those added later included."""
+        files = dict(self.metrics(key).get("files", {}))
+        added = self._run_dir(key) / _ADDED
+        return {**files, **(_read_json(added) if added.is_file() else {})}
+
+    def array_names(self, key: str) -> list[str]:
+        return sorted(name.removesuffix(".npz") for name in self.files(key))
+
+    def has_arrays(self, key: str, names) -> bool:
+        files = self.files(key)
+        return all(f"{name}.npz" in files for name in names)
+
+    def part_names(self, key: str) -> list[str]:
+        return sorted(p.stem for p in self._run_dir(key).glob("*.json") if p.name not in (_METRICS, _ADDED))
+
     def metrics(self, key: str) -> dict:
         return _read_json(self._run_dir(key) / _METRICS)
 
     def arrays(self, key: str, name: str) -> dict[str, np.ndarray]:
         path = self._run_dir(key) / f"{name}.npz"
-        expected = self.metrics(key).get("files", {}).get(path.name)
+        expected = self.files(key).get(path.name)
         if expected is None or not path.is_file() or _sha256(path) != expected:
             raise StoreCorrupt(f"{path} is missing or damaged (checksum mismatch). Delete {path.parent} and run the "
                                "same command again to retrain it.")

@@ -10,10 +10,10 @@ from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.scheduling import Timing
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, run_timing,
+from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, reads, run_timing,
                                            is_stored, with_dependencies)
-from tf_lottery.lottery.sweep import (SweepExecutor, SweepStore, describe_swept, swept_copy_source_name,
-                                      swept_is_stored)
+from tf_lottery.lottery.sweep import (SweepExecutor, SweepStore, SweepView, describe_swept, store_folder,
+                                      swept_copy_source_name, swept_is_stored, swept_reads, swept_with_weights)
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
 from tf_lottery.models.registry import model_spec, prunable_sizes
 from tf_lottery.pruning.strategies import PruningPlan
@@ -42,6 +42,20 @@ class LotteryKind:
     @staticmethod
     def open_store(root, cfg, runs, read_only: bool = False):
         return RunStore(root, cfg.training.model, cfg, read_only=read_only)
+
+    @staticmethod
+    def reads(cfg, run):
+        """The runs whose stored arrays training `run` reads (see `ledger.seeding`)."""
+        return reads(cfg, run)
+
+    @staticmethod
+    def with_weights(run):
+        return dataclasses.replace(run, weights=True)
+
+    @staticmethod
+    def report_store(ledger, cfg):
+        """The figure's runs in a results ledger, read as its report reads the store."""
+        return ledger.view(store_folder(cfg))
 
     @staticmethod
     def graph_options(cfg, store, cpu=None):
@@ -93,6 +107,16 @@ class SweepKind(LotteryKind):
         return runs  # `sweep()` lists every run after its dependencies
 
     @staticmethod
+    def reads(cfg, swept):
+        return swept_reads(swept)
+
+    with_weights = staticmethod(swept_with_weights)
+
+    @staticmethod
+    def report_store(ledger, cfg):
+        return SweepView(ledger)
+
+    @staticmethod
     def graph_options(cfg, store, cpu=None):
         return {"timing": run_timing(store, lambda swept: swept.cfg, cpu,
                                      functools.partial(swept_copy_source_name, store))}
@@ -128,6 +152,18 @@ class XorKind:
     @staticmethod
     def with_dependencies(stages):
         return stages  # the study lists every stage after the ones it reads
+
+    @staticmethod
+    def reads(cfg, stage):
+        return []  # a ledger keeps every array of XOR stages (they are tiny)
+
+    @staticmethod
+    def with_weights(stage):
+        return stage
+
+    @staticmethod
+    def report_store(ledger, cfg):
+        return ledger.view(RunStore.folder_name("xor", cfg))
 
     @staticmethod
     def is_stored(store, stage):

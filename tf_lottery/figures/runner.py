@@ -16,13 +16,14 @@ import dataclasses
 import functools
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from tf_lottery import cli
+from tf_lottery import cli, machine
 from tf_lottery.analysis import provenance, tables
 from tf_lottery.config import SettingsError
 from tf_lottery.data.datasets import DataError, resolve_data_dir
@@ -31,6 +32,8 @@ from tf_lottery.execution.scheduling import CpuShare, InProcess, list_plan, run_
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
 from tf_lottery.figures import earlier as earlier_results
 from tf_lottery.figures.spec import Figure, FigureContext
+from tf_lottery.ledger import seeding
+from tf_lottery.ledger.records import LEDGER, Ledger, LedgerError
 from tf_lottery.training.checkpoint import StopRequested
 
 EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
@@ -68,7 +71,7 @@ def cpu_share(options) -> CpuShare | None:
 def configure_process(options) -> None:
     """The thread limit of this process if it trains runs itself; call before any TensorFlow op."""
     if options.workers == 1:
-        distribute.limit_threads(options.threads_per_worker)
+        machine.limit_threads(options.threads_per_worker)
 
 
 def train_runs(runs, store, is_stored: Callable, factory: Callable, options, describe: Callable,
@@ -157,9 +160,9 @@ def run_figure(figure: Figure, argv=None) -> int:
     options, cfg = parse_figure(figure, argv)
     with stopping.handling_signals():
         try:
-            _run_figure(figure, options, cfg)
+            report_only(figure, options) if options.report_only else _run_figure(figure, options, cfg)
         except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, earlier_results.CannotAdd,
-                SettingsError) as e:
+                SettingsError, LedgerError) as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             return 2
         except StopRequested:  # the study said what it saved
@@ -219,22 +222,37 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
         raise
     except ValueError as e:
         raise SettingsError(str(e)) from None
-    curves = figure.curve_runs(cfg)
-    runs = kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
-                                   for r in figure.select(cfg)])
+    runs = figure_runs(figure, cfg)
     store = kind.open_store(options.store, cfg, runs, read_only=options.plan)
+    sources = read_ledgers(out, options.ledgers)
+    runs, restored = seeding.restore(sources, store, runs, kind.is_stored, functools.partial(kind.reads, cfg),
+                                     kind.with_weights, dry_run=options.plan)
+    if restored:
+        print(f"{len(restored)} run(s) come from results ledgers, not trained again "
+              f"({', '.join(provenance.relative_to_project(p) for p in ledger_folders(out, options.ledgers))})",
+              flush=True)
     graph_options = kind.graph_options(cfg, store, cpu_share(options))
     if options.plan:
-        list_plan(runs, functools.partial(kind.is_stored, store), options.workers, print, **graph_options)
+        from_ledger = restored - {r.key for r in runs if getattr(r, "weights", False)}  # flagged: retrained
+        list_plan(runs, lambda r: kind.is_stored(store, r) or r.key in from_ledger, options.workers, print,
+                  restored=from_ledger, **graph_options)
         return
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
                                 getattr(options, "xla", "auto"))
-    stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
+    try:
+        stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
+    except StopRequested:  # keep what was finished where it outlives this machine
+        _, ledger_bytes = save_ledger(out, store, runs, options.overwrite)
+        print(f"Finished runs are in {out / LEDGER} ({sum(ledger_bytes.values()) / 1e6:.1f} MB): the same command "
+              "continues from there, on this machine or another.", file=sys.stderr, flush=True)
+        raise
+    stats = {**stats, "from_ledgers": len(restored)}
+    ledger, ledger_bytes = save_ledger(out, store, runs, options.overwrite)
+    view = kind.report_store(ledger, cfg)
     # Float results of one run differ between CPU generations: say which ones these came from.
-    trained_on = collections.Counter(store.metrics(r.key).get("trained_on", tables.NOT_RECORDED) for r in runs)
+    trained_on = collections.Counter(view.metrics(r.key).get("trained_on", tables.NOT_RECORDED) for r in runs)
     trained_on += earlier_results.count_cpus(earlier)
-    out.mkdir(parents=True, exist_ok=True)
-    context = FigureContext(figure, cfg, options, store, runs, out, earlier)
+    context = FigureContext(figure, cfg, options, view, runs, out, earlier)
     extra = figure.report(context)
     config = [dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg)
     provenance.write_run_json(
@@ -244,5 +262,65 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
         store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),
         execution=execution_record(options),
-        wall_seconds=round(time.perf_counter() - started, 1), **extra)
-    print(f"Results in {out}")
+        wall_seconds=round(time.perf_counter() - started, 1),
+        ledger={"runs": len(ledger), "bytes": ledger_bytes}, **extra)
+    print(f"Results in {out} (ledger: {len(ledger)} runs, {sum(ledger_bytes.values()) / 1e6:.1f} MB)")
+
+
+def save_ledger(out: Path, store, runs, replace: bool) -> tuple[Ledger, dict[str, int]]:
+    """Record the stored ones of `runs` in `out`'s ledger (added to the runs it holds, unless
+    `replace`); returns the ledger as written, which is all a report then reads, and its sizes."""
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = seeding.record(store, runs, Ledger() if replace else Ledger.read(out)).write(out)
+    return Ledger.read(out), sizes
+
+
+def figure_runs(figure: Figure, cfg) -> list:
+    """The runs `figure` reports for `cfg`, with their dependencies, test curves where it plots them."""
+    curves = figure.curve_runs(cfg)
+    return figure.kind.with_dependencies([dataclasses.replace(r, test_curve=True) if r.key in curves else r
+                                          for r in figure.select(cfg)])
+
+
+def ledger_folders(out: Path, extra: list[str]) -> list[Path]:
+    """The results folders whose ledgers a study reuses: its own, then each --from."""
+    folders = [out]
+    for given in extra:
+        folder = Path(given)
+        folder = folder.parent if folder.name == LEDGER else folder
+        if not (folder / LEDGER / "runs.jsonl").is_file():
+            raise SettingsError(f"--from {given}: no results ledger there (expected {folder / LEDGER}/runs.jsonl).")
+        folders.append(folder)
+    return folders
+
+
+def read_ledgers(out: Path, extra: list[str]) -> Ledger:
+    merged = Ledger()
+    for folder in ledger_folders(out, extra):
+        merged.merge(Ledger.read(folder))
+    return merged
+
+
+def report_only(figure: Figure, options) -> None:
+    """Rebuild `figure`'s results folder from its ledger, as the command in its run.json chose."""
+    out = Path(options.results) / figure.name
+    record_path = out / "run.json"
+    if not record_path.is_file():
+        raise SettingsError(f"--report-only: {out} holds no results (no run.json) to rebuild.")
+    record = json.loads(record_path.read_text())
+    recorded, cfg = parse_figure(figure, shlex.split(record["command"])[2:])
+    recorded.results = options.results
+    ledger = Ledger.read(out)
+    if not len(ledger):
+        raise SettingsError(f"--report-only: {out} has no ledger; run the figure's command to make one.")
+    runs = figure_runs(figure, cfg)
+    view = figure.kind.report_store(ledger, cfg)
+    missing = [r.key for r in runs if not view.has(r.key)]
+    if missing:
+        raise SettingsError(f"--report-only: the ledger of {out} lacks {len(missing)} of the {len(runs)} runs its "
+                            f"command reports (first: {missing[0]}); run the command to train them.")
+    earlier = None
+    if getattr(recorded, "add_to_results", False):
+        earlier = earlier_results.load(out, figure.name, recorded.preset, _run_hashes(cfg))
+    figure.report(FigureContext(figure, cfg, recorded, view, runs, out, earlier))
+    print(f"Rebuilt {out} from its ledger ({len(ledger)} runs); run.json is left as the training wrote it.")

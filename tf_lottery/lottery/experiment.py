@@ -52,6 +52,9 @@ class RunSpec:
     # Whether a figure needs this run's test accuracy at every evaluation (not part of
     # the run's identity: a stored run without it gets its curve added when needed).
     test_curve: bool = field(default=False, compare=False)
+    # Whether a run still to train reads this run's stored arrays (its mask and trained
+    # weights), which a run restored from a results ledger may lack (not part of its identity).
+    weights: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES or self.control not in CONTROLS:
@@ -108,6 +111,31 @@ def plan(cfg: ExperimentConfig) -> list[RunSpec]:
             if k in levels and cfg.pruning.reset != "init":  # the ticket of a trunk that did not restart from theta_0
                 specs.append(RunSpec(trial, "iterative", k, "reset"))
     return specs
+
+
+def reads(cfg: ExperimentConfig, spec: RunSpec) -> list[RunSpec]:
+    """The runs whose stored arrays training `spec` reads: the trunk run it is pruned
+    (and, by the reset strategy, restarted) from, the ticket whose mask a control copies,
+    round 0's trained weights for one-shot pruning and its snapshot for rewinding."""
+    if spec.control != "ticket":
+        ticket = spec.ticket
+        if ticket.strategy == "oneshot":
+            return [RunSpec.unpruned(spec.trial)]
+        return [ticket] if ticket.round > 0 else []
+    if spec.strategy == "oneshot":
+        return [RunSpec.unpruned(spec.trial)]
+    if spec.round == 0:
+        return []
+    parent = RunSpec(spec.trial, "iterative", spec.round - 1)
+    rewinds = records_rewind_point(cfg) and not parent.is_unpruned
+    return [parent] + ([RunSpec.unpruned(spec.trial)] if rewinds else [])
+
+
+def trunk_arrays(cfg: ExperimentConfig, spec: RunSpec) -> tuple[str, ...]:
+    """The arrays a run stores for the runs that read it (none for controls)."""
+    if spec.strategy != "iterative" or spec.control != "ticket":
+        return ()
+    return ("mask", "final") + (("rewind",) if records_rewind_point(cfg) and spec.is_unpruned else ())
 
 
 def records_rewind_point(cfg: ExperimentConfig) -> bool:
@@ -197,7 +225,7 @@ class LotteryExperiment:
         if spec.strategy == "iterative":
             if spec.round == 0:
                 return masks.full_mask(self.theta0(spec.trial), self.groups)
-            if self.store.has(spec.key):
+            if self.store.has(spec.key) and self.store.has_arrays(spec.key, ("mask",)):
                 return self.store.arrays(spec.key, "mask")
             previous = RunSpec(spec.trial, "iterative", spec.round - 1)
             return self.plan.prune(self.store.arrays(previous.key, "final"), self.mask_for(previous),
@@ -252,7 +280,7 @@ class LotteryExperiment:
         with self.store.lease(spec.key):  # or TrainedElsewhere: the scheduler retries it later
             if is_stored(self.store, spec):  # by the lease's previous holder
                 return self.store.metrics(spec.key)
-            return self._add_test_curve(spec) if self.store.has(spec.key) else self._train(spec)
+            return self._complete(spec) if self.store.has(spec.key) else self._train(spec)
 
     def _train(self, spec: RunSpec) -> dict:
         parent = self.trained_parent(spec)
@@ -328,17 +356,27 @@ class LotteryExperiment:
                 "test_acc_early_stop": nan, "train_acc_early_stop": nan, "test_acc_end": nan, "train_acc_end": nan,
                 "seconds": 0.0, "curves": {"iteration": [], "val_loss": [], "val_acc": []}, **self.seeds(spec)}
 
-    def _add_test_curve(self, spec: RunSpec) -> dict:
-        """Retrain a stored run (same seeds) to record its test curve beside its metrics."""
+    def _complete(self, spec: RunSpec) -> dict:
+        """Retrain a stored run (same seeds) for what it lacks: its test curve, or the arrays
+        later runs read (a run restored from a ledger that did not keep them)."""
         stored, mask = self.store.metrics(spec.key), self.mask_for(spec)
+        missing = [] if has_trunk_arrays(self.store, self.cfg, spec) else list(trunk_arrays(self.cfg, spec))
+        wants_curve = spec.test_curve and not self.store.has_part(spec.key, "test_curve")
+        why = " and ".join(filter(None, ["test curve" if wants_curve else "", "weights" if missing else ""]))
         result = self.trainer.train(masks.apply(self.start_weights(spec), mask), mask, stored["order_seed"],
-                                    stored["noise_seed"], test_curve=True,
-                                    progress=scheduling.Heartbeat(f"{spec.key} (test curve)", self.log))
-        if not np.array_equal(result.val_loss, np.asarray(stored["curves"]["val_loss"], dtype=float), equal_nan=True):
-            # Bit-identical on the CPUs tested here; GPUs need not be deterministic.
-            self.log(f"Warning: retraining {spec.key} for its test curve did not reproduce its stored validation "
-                     "curve exactly (a non-deterministic device?); its test curve comes from the retrained copy.")
-        self.store.save_part(spec.key, "test_curve", _test_curve(result))
+                                    stored["noise_seed"], test_curve=wants_curve,
+                                    snapshot_at=self.cfg.pruning.rewind_iteration if "rewind" in missing else None,
+                                    progress=scheduling.Heartbeat(f"{spec.key} ({why})", self.log))
+        if not _same_curve(stored["curves"], result):
+            # Bit-identical on the CPUs tested here; other CPU kinds and GPUs need not be.
+            self.log(f"Warning: retraining {spec.key} for its {why} did not reproduce its stored validation curve "
+                     f"exactly (trained on {stored.get('trained_on', 'another machine')}); its {why} come(s) from "
+                     "the retrained copy.")
+        if missing:
+            produced = {"mask": mask, "final": result.final_weights, "rewind": result.snapshot}
+            self.store.add_arrays(spec.key, {name: produced[name] for name in missing})
+        if wants_curve:
+            self.store.save_part(spec.key, "test_curve", _test_curve(result))
         return stored
 
     def run(self, specs: list[RunSpec]) -> dict:
@@ -362,7 +400,8 @@ def unpruned_source(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> Ru
     identity, do not change. None when `cfg` keeps a rewind point, which round 0 must record."""
     if not spec.is_unpruned or records_rewind_point(cfg):
         return None
-    return next((other for other in store.differing_only_in(("pruning",)) if other.has(spec.key)), None)
+    return next((other for other in store.differing_only_in(("pruning",))
+                 if other.has(spec.key) and has_trunk_arrays(other, cfg, spec)), None)
 
 
 def copy_source_name(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> str | None:
@@ -393,22 +432,44 @@ def run_timing(store, cfg_of, cpu: scheduling.CpuShare | None = None, copied_fro
 
 def measured_seconds(store, run) -> float | None:
     """How long a stored run took to train without stalls (None if it diverged and stopped
-    early); its wall time if it was stored before that was measured."""
+    early, or is not in the store: a plan's runs from a ledger); its wall time if it was
+    stored before that was measured."""
+    if not store.has(run.key):
+        return None
     metrics = store.metrics(run.key)
     return None if metrics.get("diverged") else metrics.get("steady_seconds") or metrics.get("seconds")
 
 
 def measured_cpu_seconds(store, run) -> float | None:
-    """The CPU time a stored run took (None if it diverged, or was stored before that was recorded)."""
+    """The CPU time a stored run took (None if it diverged, is not in the store, or was
+    stored before that was recorded)."""
+    if not store.has(run.key):
+        return None
     metrics = store.metrics(run.key)
     return None if metrics.get("diverged") else metrics.get("cpu_seconds")
 
 
 def is_stored(store: RunStore, spec: RunSpec) -> bool:
-    """Stored, with a test curve if the run asks for one (diverged runs need none)."""
+    """Stored, with a test curve if the run asks for one and its arrays if later runs read
+    them (`spec.weights`); diverged runs need neither."""
     if not store.has(spec.key):
         return False
-    return not spec.test_curve or store.has_part(spec.key, "test_curve") or bool(store.metrics(spec.key).get("diverged"))
+    if store.metrics(spec.key).get("diverged"):
+        return True
+    curve = not spec.test_curve or store.has_part(spec.key, "test_curve")
+    return curve and (not spec.weights or store.has_arrays(spec.key, ("mask", "final")))
+
+
+def has_trunk_arrays(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> bool:
+    return store.has_arrays(spec.key, trunk_arrays(cfg, spec))
+
+
+def _same_curve(stored: dict, result) -> bool:
+    """Whether a retrained run's validation losses equal the stored ones at the stored
+    evaluations (a ledger converted from tables keeps only some of them)."""
+    at = {int(i): v for i, v in zip(result.iterations.tolist(), result.val_loss.tolist())}
+    pairs = [(at.get(int(i)), v) for i, v in zip(stored["iteration"], stored["val_loss"]) if v is not None]
+    return all(a is not None and np.array_equal(a, b, equal_nan=True) for a, b in pairs)
 
 
 def _test_curve(result) -> dict:

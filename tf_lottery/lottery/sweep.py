@@ -10,6 +10,7 @@ study uses, so runs are shared both ways), and `SweepExecutor` builds one
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.store import RunStore
 from tf_lottery.lottery.experiment import (LotteryExperiment, RunSpec, copy_source_name, describe_run,
-                                          is_stored, records_rewind_point, with_dependencies)
+                                          is_stored, reads, records_rewind_point, with_dependencies)
 
 
 def store_name(cfg: ExperimentConfig) -> str:
@@ -45,6 +46,10 @@ class SweptRun:
     @property
     def test_curve(self) -> bool:
         return self.run.test_curve
+
+    @property
+    def weights(self) -> bool:
+        return self.run.weights
 
     def dependencies(self) -> list["SweptRun"]:
         copied = [self.copy_of] if self.copy_of else []
@@ -80,28 +85,57 @@ class SweepStore:
         self.stores = {store_folder(c): RunStore(root, store_name(c), c, read_only=read_only)
                        for c in configs}
 
-    def _split(self, key: str) -> tuple[RunStore, str]:
+    def locate(self, key: str) -> tuple[RunStore, str]:
+        """The configuration's store and the run's key there."""
         folder, run_key = key.split("/", 1)
         return self.stores[folder], run_key
 
     def has(self, key: str) -> bool:
-        store, run_key = self._split(key)
+        store, run_key = self.locate(key)
         return store.has(run_key)
 
     def metrics(self, key: str) -> dict:
-        store, run_key = self._split(key)
+        store, run_key = self.locate(key)
         return store.metrics(run_key)
 
     def checkpointed_at(self, key: str) -> int | None:
-        store, run_key = self._split(key)
+        store, run_key = self.locate(key)
         return store.checkpointed_at(run_key)
 
     def lease_holder(self, key: str) -> dict | None:
-        store, run_key = self._split(key)
+        store, run_key = self.locate(key)
         return store.lease_holder(run_key)
 
     def store_of(self, cfg: ExperimentConfig) -> RunStore:
         return self.stores[store_folder(cfg)]
+
+
+def swept_reads(swept: SweptRun) -> list[SweptRun]:
+    """The runs whose arrays training `swept` reads (`experiment.reads`), and the round 0
+    it is copied from."""
+    return [SweptRun(swept.cfg, r) for r in reads(swept.cfg, swept.run)] + ([swept.copy_of] if swept.copy_of else [])
+
+
+def swept_with_weights(swept: SweptRun) -> SweptRun:
+    return dataclasses.replace(swept, run=dataclasses.replace(swept.run, weights=True))
+
+
+class SweepView:
+    """A sweep's runs in a results ledger, read as a report reads a `SweepStore`."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+
+    def store_of(self, cfg: ExperimentConfig):
+        return self.ledger.view(store_folder(cfg))
+
+    def has(self, key: str) -> bool:
+        folder, run_key = key.split("/", 1)
+        return self.ledger.has(folder, run_key)
+
+    def metrics(self, key: str) -> dict:
+        folder, run_key = key.split("/", 1)
+        return self.ledger.view(folder).metrics(run_key)
 
 
 def swept_is_stored(store: SweepStore, swept: SweptRun) -> bool:
