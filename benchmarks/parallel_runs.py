@@ -30,7 +30,7 @@ from pathlib import Path
 import tf_lottery  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import pandas as pd
 
-from tf_lottery.execution import distribute
+from tf_lottery import machine
 
 from tf_lottery.analysis import tables
 from tf_lottery import cli
@@ -77,7 +77,7 @@ def main():
                         "--rounds", "1", "--control-rounds", "1", "--reinits", "1", "--no-oneshot"],
                        "", {"paper": {}}, {"paper": ""})
     cores = os.cpu_count() or 1
-    distribute.limit_threads(1)  # this process is the one-thread worker
+    machine.limit_threads(1)  # this process is the one-thread worker
     with tempfile.TemporaryDirectory() as tmp:
         one, table_one = timed_batch(cfg, args.data_dir, Path(tmp) / "one", workers=1, threads=1, ray=False)
         two, table_two = timed_batch(cfg, args.data_dir, Path(tmp) / "two", workers=2, threads=1, ray=True)

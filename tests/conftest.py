@@ -28,10 +28,18 @@ def mirrored() -> tf.distribute.MirroredStrategy:
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
+def without_data(what: str) -> None:
+    """Skip a test whose data is not here; in CI (CI=true), where it must be, fail instead."""
+    reason = f"{what} not found at {SHARED_DATA}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}: CI runs with ../shared/data beside the project (see its README).")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip(f"real MNIST not found at {SHARED_DATA}")
+        without_data("real MNIST")
     return SHARED_DATA
 
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from conftest import IN_THIS_PROCESS
+from conftest import IN_THIS_PROCESS, without_data
 from tf_lottery.analysis import plots
 from tf_lottery.cli import model_protocol
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
@@ -31,7 +31,7 @@ SMOKE = ["--preset", "smoke", *IN_THIS_PROCESS]  # TensorFlow already runs: keep
 @pytest.fixture(scope="session")
 def cifar(data_dir):
     if not (data_dir / "cifar10-jpeg").is_dir():
-        pytest.skip("CIFAR-10 copy not found")
+        without_data("the CIFAR-10 JPEG copy")
     return load_dataset("cifar10", data_dir, max_examples=300)
 
 

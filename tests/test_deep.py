@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from conftest import without_data
 from test_conv import SMOKE, parse
 from tf_lottery.cli import model_protocol
 from tf_lottery.config import PruningConfig, TrainingConfig
@@ -106,7 +107,7 @@ def test_augmentation_is_seeded_and_replicas_augment_their_slice_of_the_global_b
 @pytest.fixture(scope="module")
 def cifar_tiny(data_dir):
     if not (data_dir / "cifar10-jpeg").is_dir():
-        pytest.skip("CIFAR-10 copy not found")
+        without_data("the CIFAR-10 JPEG copy")
     return load_dataset("cifar10", data_dir, max_examples=256)
 
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tf_lottery.config import TrainingConfig
 from tf_lottery.data.datasets import Split
+from tf_lottery import machine
 from tf_lottery.execution import distribute
 from tf_lottery.models import keras_masks
 from tf_lottery.models.registry import build_model, initial_weights
@@ -94,13 +95,13 @@ def test_strategy_names_are_checked():
 
 
 def test_thread_limits_are_checked():
-    distribute.limit_threads(0)  # no cap: always allowed
+    machine.limit_threads(0)  # no cap: always allowed
     with pytest.raises(ValueError, match=">= 0"):
-        distribute.limit_threads(-1)
+        machine.limit_threads(-1)
     tf.constant(1.0) + 1.0  # TensorFlow has run: too late to change the cap
     cap = tf.config.threading.get_intra_op_parallelism_threads()
     with pytest.raises(RuntimeError, match="before TensorFlow executes anything"):
-        distribute.limit_threads(cap + 1)
+        machine.limit_threads(cap + 1)
 
 
 def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir, tmp_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_lottery.data.datasets import ENV_DATA_DIR, DataError, RawData
+from tf_lottery.data.sources import ENV_DATA_DIR, DataError, RawData
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 COUNTS = {"train": 50_000, "test": 10_000}

@@ -18,24 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-ENV_DATA_DIR = "TF_LOTTERY_DATA_DIR"
+from tf_lottery.data import cifar10, mnist
+from tf_lottery.data.sources import ENV_DATA_DIR, DataError
 
 # Input shape and number of classes per data set (for building models without the data).
 SHAPES = {"mnist": ((28, 28, 1), 10), "cifar10": ((32, 32, 3), 10)}
-
-class DataError(ValueError):
-    """A data source is missing, unreadable or inconsistent."""
-
-
-@dataclass(frozen=True)
-class RawData:
-    """A reader's output: uint8 images [n, h, w(, c)] and integer labels."""
-
-    train: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
-    source: str
-    lossy: bool  # re-encoded (e.g. JPEG) pixels: results are not comparable in absolute terms
-
 
 @dataclass(frozen=True)
 class Split:
@@ -71,8 +58,6 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
 
 
 def readers() -> dict:
-    from tf_lottery.data import cifar10, mnist
-
     return {"mnist": mnist, "cifar10": cifar10}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_lottery.data.datasets import ENV_DATA_DIR, DataError, RawData
+from tf_lottery.data.sources import ENV_DATA_DIR, DataError, RawData
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",

@@ -1,31 +1,12 @@
-"""Where one run trains: a `tf.distribute` strategy, and the threads of a worker process."""
+"""Where one run trains: a `tf.distribute` strategy (a worker's thread count is a machine
+fact: `tf_lottery.machine`)."""
 from __future__ import annotations
-
-import os
 
 import tensorflow as tf
 
 from tf_lottery.config import SettingsError
 
 STRATEGIES = ("default", "mirrored", "tpu", "multiworker")
-
-
-def limit_threads(threads: int) -> None:
-    """Cap TensorFlow's intra-op threads (0: no cap, TensorFlow's default of all cores);
-    only possible before TensorFlow runs its first op."""
-    if threads < 0:
-        raise ValueError(f"threads must be >= 0, got {threads}.")
-    if threads == 0 or tf.config.threading.get_intra_op_parallelism_threads() == threads:
-        return
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-    except RuntimeError as e:
-        raise RuntimeError("limit_threads() must be called before TensorFlow executes anything.") from e
-
-
-def intra_op_threads() -> int:
-    """The intra-op threads this process trains with (TensorFlow's 0 means every core)."""
-    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
 def visible_gpus() -> bool:

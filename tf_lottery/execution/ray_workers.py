@@ -26,7 +26,8 @@ class _Worker:
     """The actor body. `factory()` builds the executor inside the worker process."""
 
     def __init__(self, factory: Callable, threads: int):
-        from tf_lottery.execution.distribute import grow_gpu_memory, limit_threads
+        from tf_lottery.execution.distribute import grow_gpu_memory
+        from tf_lottery.machine import limit_threads
 
         limit_threads(threads)  # before the executor runs any TensorFlow op
         grow_gpu_memory()  # workers may share a GPU (--gpus-per-worker below 1)

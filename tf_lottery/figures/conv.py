@@ -37,7 +37,7 @@ CONV_PRESETS: dict[str, dict] = {
     # The paper: 5 trials, 3 reinits per ticket, 2 random sparse networks per trial (10 per
     # level), iterative pruning to Pm of about 1-4%.
     "paper": {"trials": 5, "rounds": 20, "reinits": 3, "random_sparse": 2, "oneshot": False},
-    # REDUCED (see the README): one trial; 3/10 of the paper's iterations (Conv-2 6K,
+    # REDUCED (docs/figures.md): one trial; 3/10 of the paper's iterations (Conv-2 6K,
     # Conv-4 7.5K, Conv-6 9K), which keeps the unpruned Conv-2's minimum validation loss
     # (at 5.2K in an 8K probe) inside the run; with dropout 15/100 of the dropout protocol's
     # (9K/11.2K/13.5K: its minimum was at 6K in a 12K probe, rising after 8K); per round

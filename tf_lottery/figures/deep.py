@@ -71,7 +71,7 @@ DEEP_PRESETS_BY_NAME = per_model_presets(DEEP_PRESETS)
 DEEP_COST = {
     "paper": "per network and setting 5 trials x (21 tickets + 60 reinits) runs: ResNet-20 30K iterations (about "
              "1 h each on 2 CPU cores, minutes on a GPU), VGG-19 112K (about 13 h on 2 CPU cores); for GPUs and TPUs, "
-             "see the README",
+             "see docs/distributed.md",
     "fast": "REDUCED: per setting 1 trial x (rounds 0-2 + 1 reinit) runs: ResNet-20 1,200 iterations (12 runs, about "
             "1 h on 2 cores), VGG-19 1,125 iterations (12 runs, about 2 h on a fast day, 3.5 h on a slow one, 8 h "
             "on a CPU without AVX-512)",

@@ -13,7 +13,7 @@ CONV_BLOCKS = {"conv2": (64,), "conv4": (64, 128), "conv6": (64, 128, 256)}
 def conv_net(input_shape=(32, 32, 3), num_classes=10, blocks=(64,), dropout: float = 0.0, conv_dropout: float = 0.0,
              name: str = "conv"):
     """`dropout` follows each hidden fc layer and `conv_dropout` each pooling layer: the
-    paper is silent on where its dropout goes; fc-only is the default (see the README)."""
+    paper is silent on where its dropout goes; fc-only is the default (docs/design.md)."""
     layers = [tf_keras.layers.InputLayer(input_shape=input_shape, name="input")]
     for b, filters in enumerate(blocks, start=1):
         layers += [masked_conv(filters, 3, f"conv{2 * b - 1}"), masked_conv(filters, 3, f"conv{2 * b}"),

@@ -39,10 +39,9 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tf_lottery.analysis.provenance import cpu_kind
 from tf_lottery.config import SettingsError, TrainingConfig
 from tf_lottery.data.datasets import Dataset
-from tf_lottery.execution.distribute import intra_op_threads
+from tf_lottery.machine import cpu_kind, intra_op_threads
 from tf_lottery.models import keras_masks
 from tf_lottery.models.layers import RunSeededDropout, reset_random_state
 from tf_lottery.pruning import masks
