@@ -14,6 +14,7 @@ import pytest
 
 from conftest import IN_THIS_PROCESS, ROOT, load_script
 from tf_lottery.analysis.provenance import relative_to_project
+from tf_lottery.cli import RunOptions
 from tf_lottery.figures.lenet import PRESETS
 from tf_lottery.figures.runner import ResultsInTheWay, check_results_folder
 
@@ -102,13 +103,13 @@ def test_a_data_folder_that_is_a_file_says_so(tmp_path, capsys):
 def test_results_of_settings_these_flags_do_not_select_are_not_replaced(tmp_path, preset, held, selected, refusal):
     (tmp_path / "run.json").write_text(json.dumps({"preset": preset, "run_hash": held}))
     cfg = [SimpleNamespace(run_hash=lambda h=h: h) for h in selected.split(", ")]
-    options = SimpleNamespace(preset=preset, overwrite=False)
+    options = RunOptions(preset=preset)
     if refusal is None:
         check_results_folder(tmp_path, PRESETS, options, cfg)
     else:
         with pytest.raises(ResultsInTheWay, match=re.escape(refusal)):
             check_results_folder(tmp_path, PRESETS, options, cfg)
-        check_results_folder(tmp_path, PRESETS, SimpleNamespace(preset=preset, overwrite=True), cfg)
+        check_results_folder(tmp_path, PRESETS, RunOptions(preset=preset, overwrite=True), cfg)
 
 
 @pytest.mark.parametrize("held, asked, refusal", [
@@ -119,7 +120,7 @@ def test_results_of_settings_these_flags_do_not_select_are_not_replaced(tmp_path
 def test_results_of_the_preset_changed_by_other_flags_are_not_replaced(tmp_path, held, asked, refusal):
     record = {"preset": "fast", "run_hash": "a", **({} if held is None else {"changed_flags": held})}
     (tmp_path / "run.json").write_text(json.dumps(record))
-    options = SimpleNamespace(preset="fast", overwrite=False, changed=asked)
+    options = RunOptions(preset="fast", changed=asked)
     cfg = [SimpleNamespace(run_hash=lambda: "a")]
     if refusal is None:
         check_results_folder(tmp_path, PRESETS, options, cfg)

@@ -11,7 +11,7 @@ import pytest
 from conftest import load_script
 from tf_lottery import cli
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
-from tf_lottery.figures.earlier import split_hashes
+from tf_lottery.figures.merging import split_hashes
 from tf_lottery.figures.lenet import PRESET_COST, PRESETS
 from tf_lottery.figures.runner import parse_figure, run_hash_text
 from tf_lottery.figures.spec import Figure

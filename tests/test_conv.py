@@ -103,6 +103,7 @@ def test_pruned_conv_weights_stay_zero_and_controls_keep_the_tickets_counts(cifa
         assert not np.array_equal(experiment.start_weights(spec)["conv1/kernel"], theta0["conv1/kernel"])
 
 
+@pytest.mark.slow
 def test_strategy2_tickets_restart_from_theta0_with_the_continued_trunks_mask(cifar, tmp_path):
     cfg = conv_config(reset="continue")
     experiment = LotteryExperiment(cfg, cifar, RunStore(tmp_path, "conv2", cfg), log=lambda *_: None)
@@ -163,6 +164,7 @@ def conv_smoke(data_dir, tmp_path_factory):
     return root / "results"
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("conv_smoke")
 def test_every_conv_script_runs_its_smoke_preset_sharing_runs(conv_smoke):
     out = conv_smoke
@@ -175,6 +177,7 @@ def test_every_conv_script_runs_its_smoke_preset_sharing_runs(conv_smoke):
         assert (out / name).is_file(), name
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("conv_smoke")
 def test_a_network_is_added_to_a_figure_whose_earlier_runs_are_gone(conv_smoke, data_dir, tmp_path):
     out = tmp_path / "results" / "fig1_sizes"
@@ -194,6 +197,7 @@ def test_a_network_is_added_to_a_figure_whose_earlier_runs_are_gone(conv_smoke, 
     assert {c.split("-")[0] for c in claims} == {"lenet300_100", "conv2"}
 
 
+@pytest.mark.slow
 def test_the_lenet_strategies_script_runs_its_smoke_preset(data_dir, tmp_path):
     argv = [*SMOKE, "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"), "--results", str(tmp_path)]
     assert run_figure(FIG9, argv) == 0

@@ -94,6 +94,7 @@ def test_tfds_failure_says_how_to_work_offline(monkeypatch):
         load_dataset("mnist")
 
 
+@pytest.mark.slow
 def test_tfds_default_source_gives_the_same_data(data_dir, tmp_path, monkeypatch):
     """The default TFDS path, made to work offline by seeding TFDS's download cache with
     the local files (named as TFDS names its downloads, with the .INFO beside each)."""

@@ -145,6 +145,7 @@ def test_batch_norm_statistics_over_the_global_batch_or_each_replicas(mirrored, 
         assert np.abs(got - expected).max() > 1.0
 
 
+@pytest.mark.slow
 def test_resnet20_on_two_replicas_matches_one_device_and_keeps_pruned_weights_zero(cifar_tiny, mirrored):
     single = make_trainer(cifar_tiny, tf.distribute.get_strategy(), sync=False)
     replicated = make_trainer(cifar_tiny, mirrored, sync=True)  # what --batch-norm global builds on 2 replicas
@@ -164,6 +165,7 @@ def test_resnet20_on_two_replicas_matches_one_device_and_keeps_pruned_weights_ze
             assert np.all(replica.numpy()[mask[name] == 0] == 0.0), (name, replica.device)
 
 
+@pytest.mark.slow
 def test_deep_scripts_run_their_smoke_presets_sharing_runs(data_dir, tmp_path):
     common = [*SMOKE, "--model", "resnet20", "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
               "--results", str(tmp_path / "results")]

@@ -104,6 +104,7 @@ def test_thread_limits_are_checked():
         machine.limit_threads(cap + 1)
 
 
+@pytest.mark.slow
 def test_two_multiworker_processes_match_one_and_only_the_chief_writes(data_dir, tmp_path):
     ports = []
     for _ in range(2):

@@ -70,7 +70,7 @@ def test_runs_save_checkpoints_while_training_and_drop_them_when_stored(study):
 def test_a_runs_time_estimate_counts_only_what_its_checkpoint_left(tmp_path):
     cfg = tiny_config()
     store = RunStore(tmp_path, "lenet", cfg)
-    timing, run = LotteryKind.graph_options(cfg, store)["timing"], RunSpec(0, "iterative", 1)
+    timing, run = LotteryKind.graph_options([cfg], store)["timing"], RunSpec(0, "iterative", 1)
     whole, step = timing.guess_seconds(run), cfg.training.iterations // 4
     store.save_checkpoint(run.key, {}, {"step": step})
     assert timing.resumes_at(run) == step
@@ -166,6 +166,7 @@ def test_interrupted_study_resumes_to_the_same_tables(small_mnist, tmp_path, stu
                                   tables.summary_table(reference.store, specs).drop(columns=drop))
 
 
+@pytest.mark.slow
 def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     fig4 = load_script("fig4_lenet")
     argv = ["--preset", "smoke", "--iterations", "200", "--data-dir", str(data_dir), *IN_THIS_PROCESS,
@@ -182,6 +183,7 @@ def test_fig4_script_smoke_writes_every_output(data_dir, tmp_path):
     assert json.loads((out / "run.json").read_text())["runs"]["trained"] == 0
 
 
+@pytest.mark.slow
 def test_fig3_script_trains_only_its_missing_runs(data_dir, tmp_path):
     argv = ["--preset", "smoke", "--iterations", "200", "--rounds", "3", "--control-rounds", "3", *IN_THIS_PROCESS,
             "--data-dir", str(data_dir), "--store", str(tmp_path / "store"), "--results", str(tmp_path / "results")]
@@ -204,6 +206,7 @@ def test_global_scope_pools_hidden_layers_and_keeps_output_layerwise(small_mnist
     assert masks.counts(experiment.prune_oneshot(weights, 1)) == counts
 
 
+@pytest.mark.slow
 def test_kill_9_loses_only_the_run_in_progress(data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 

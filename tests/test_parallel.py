@@ -17,7 +17,7 @@ from conftest import ROOT
 
 # One xdist worker runs these one after another: each starts a local Ray cluster, and
 # `ray stop --force` stops every cluster on the machine.
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.slow]
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0"}
 

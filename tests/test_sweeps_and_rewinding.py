@@ -1,5 +1,6 @@
 """Sweeps train several configurations on one pool; later rewinding restarts from round 0's
 early weights."""
+import pytest
 import dataclasses
 import functools
 
@@ -26,6 +27,7 @@ def learning_rates(cfg):
             for lr in (1.2e-3, 3e-3)]
 
 
+@pytest.mark.slow
 def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(small_mnist, tmp_path):
     configs = learning_rates(tiny_config(oneshot=False))
     runs = sweep(configs, plan)
@@ -75,12 +77,13 @@ def test_a_sweeps_progress_lines_name_their_configuration(small_mnist, tmp_path,
     assert copied in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_sweep_figure_runs_through_the_one_runner(data_dir, tmp_path):
     reports = []
     figure = Figure(name="lr_sweep", description="test sweep", kind=SweepKind,
                     presets={"paper": {}, "smoke": {"iterations": 100, "trials": 1, "rounds": 1,
                                                     "control_rounds": (1,), "reinits": 0, "oneshot": False}},
-                    preset_cost=PRESET_COST, select=lambda cfg: sweep(learning_rates(cfg), plan),
+                    preset_cost=PRESET_COST, select=lambda configs: sweep(learning_rates(*configs), plan),
                     report=lambda ctx: reports.append(ctx.store) or {})
     argv = ["--preset", "smoke", *IN_THIS_PROCESS, "--data-dir", str(data_dir), "--store", str(tmp_path / "runs"),
             "--results", str(tmp_path / "results")]

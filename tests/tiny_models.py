@@ -29,4 +29,4 @@ def tiny_conv(input_shape, num_classes, dropout, conv_dropout=0.0, sync_batch_no
     return tf_keras.Model(inputs, masked_dense(num_classes, None, "output")(x), name="tiny_conv")
 
 
-TINY_CONV = ModelSpec(tiny_conv, dataset="mnist", protocol={"dataset": "mnist"})
+TINY_CONV = ModelSpec(tiny_conv, dataset="mnist", display_name="Tiny conv", protocol={"dataset": "mnist"})

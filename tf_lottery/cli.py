@@ -18,6 +18,37 @@ SCRATCH_PRESET = "smoke"  # for tests and trying flags: results/smoke by default
 LOTTERY_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningConfig, "study": StudyConfig}
 
 
+@dataclasses.dataclass
+class RunOptions:
+    """How a figure's script runs, apart from the configuration (never part of a run's
+    identity): where results and runs go, which ledgers it reuses, and where runs train."""
+
+    preset: str = "paper"
+    results: str = "results"
+    store: str = "runs"
+    data_dir: str | None = None
+    overwrite: bool = False
+    add_to_results: bool = False  # offered by figures that compare settings
+    ledgers: list = dataclasses.field(default_factory=list)  # --from DIR, repeatable
+    report_only: bool = False
+    plan: bool = False
+    workers: int = 1
+    threads_per_worker: int = 1
+    gpus_per_worker: float = 0.0
+    ray_address: str | None = None
+    strategy: str = "default"  # tf.distribute, for kinds of study that offer it
+    tpu: str | None = None
+    xla: str = "auto"
+    changed: dict = dataclasses.field(default_factory=dict)  # flags that changed the preset's settings
+    command: str = ""  # the equivalent command line, as run.json records it (also when called from Python)
+
+    EXECUTION = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
+
+    def execution(self) -> dict:
+        """The execution flags, as run.json records them."""
+        return {k: getattr(self, k) for k in self.EXECUTION}
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -145,8 +176,8 @@ def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> No
                                 "backward pass is pathologically slow), on, off.")
 
 
-def _check_execution(parser, options) -> None:
-    strategy = getattr(options, "strategy", "default")
+def _check_execution(parser, options: RunOptions) -> None:
+    strategy = options.strategy
     if options.workers is None:
         options.workers = (os.cpu_count() or 1) if strategy == "default" else 1
     wrong = {flag: value for flag, value, least in (("--workers", options.workers, 1),
@@ -158,7 +189,7 @@ def _check_execution(parser, options) -> None:
                      f"{', '.join(f'{flag} {value:g}' for flag, value in wrong.items())}.")
     if options.workers > 1 and strategy != "default":
         parser.error(f"--strategy {strategy} spans all devices within one run; use it with --workers 1.")
-    if getattr(options, "tpu", None) is not None and strategy != "tpu":
+    if options.tpu is not None and strategy != "tpu":
         parser.error("--tpu is only used with --strategy tpu.")
     if options.workers == 1 and (options.ray_address is not None or options.gpus_per_worker):
         parser.error("--ray-address and --gpus-per-worker need --workers > 1 (one worker trains in this "
@@ -168,8 +199,7 @@ def _check_execution(parser, options) -> None:
 def parse_config(argv, description: str, sections: dict[str, type], presets: dict[str, dict],
                  preset_cost: dict[str, str], make, data: bool = True, strategies: bool = True,
                  protocol=lambda chosen: {}, variants: tuple = ()):
-    """Parse `argv` into (namespace of --preset/--store/--results/--overwrite[/--data-dir]
-    and the execution flags, config).
+    """Parse `argv` into (`RunOptions`, the list of configurations).
 
     `make(section_instances, seed)` builds the config; it is validated if it has `validate()`.
     `protocol(preset and explicit values)` gives the model protocol's values, which the
@@ -180,9 +210,9 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     Learning-rate drops and warmup scale with the iterations (by a preset or --iterations)
     unless given.
 
-    With `variants` (dicts of field values a figure compares, e.g. models), the config is a
-    list: one per variant, each built as above with the variant's values in place of the
-    preset's. An explicit flag on a field the variants set selects the variants with that
+    Without `variants` the list holds one configuration. With `variants` (dicts of field
+    values a figure compares, e.g. models) it holds one per variant, each built as above with
+    the variant's values in place of the preset's. An explicit flag on a field the variants set selects the variants with that
     value (`--model conv2` restricts a three-network figure to Conv-2; `--model
     lenet300_100,conv2` to two).
     """
@@ -200,12 +230,12 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         return cfg
 
     try:
-        cfg = [build(v) for v in chosen_variants] if variants else build({})
+        configs = [build(v) for v in chosen_variants or [{}]]
     except (ValueError, TypeError) as e:
         parser.error(str(e))
     options.changed = _changed_settings(sections, presets[options.preset], chosen_variants or [{}], explicit,
                                         defaults, protocol)
-    return options, cfg
+    return options, configs
 
 
 def _parser(description: str, sections: dict[str, type], presets: dict[str, dict], preset_cost: dict[str, str],
@@ -244,14 +274,12 @@ def _parser(description: str, sections: dict[str, type], presets: dict[str, dict
     return parser
 
 
-def _options(parser: argparse.ArgumentParser, args: dict) -> argparse.Namespace:
+def _options(parser: argparse.ArgumentParser, args: dict) -> RunOptions:
     """Take the flags that are not config fields out of `args`, checked, with --results' default."""
-    option_names = ("preset", "data_dir", "store", "results", "overwrite", "add_to_results", "ledgers", "report_only",
-                    "plan", "workers",
-                    "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
-    options = argparse.Namespace(**{k: args.pop(k) for k in option_names if k in args})
+    names = [f.name for f in dataclasses.fields(RunOptions) if f.name not in ("changed", "command")]
+    options = RunOptions(**{k: args.pop(k) for k in names if k in args})
     _check_execution(parser, options)
-    if options.overwrite and getattr(options, "add_to_results", False):
+    if options.overwrite and options.add_to_results:
         parser.error("--overwrite replaces the results folder's results, --add-to-results keeps them: choose one.")
     if options.results is None:
         options.results = "results/smoke" if options.preset == SCRATCH_PRESET else "results"
@@ -365,5 +393,7 @@ def model_protocol(asked: dict) -> dict:
 
 def parse(argv, description: str, presets: dict[str, dict], preset_cost: dict[str, str]):
     """Flags of a lottery study -> (options, ExperimentConfig)."""
-    return parse_config(argv, description, LOTTERY_SECTIONS, presets, preset_cost,
-                        lambda sections, seed: ExperimentConfig(**sections, seed=seed), protocol=model_protocol)
+    options, (cfg,) = parse_config(argv, description, LOTTERY_SECTIONS, presets, preset_cost,
+                                   lambda sections, seed: ExperimentConfig(**sections, seed=seed),
+                                   protocol=model_protocol)
+    return options, cfg

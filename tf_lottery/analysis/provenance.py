@@ -33,9 +33,10 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_run_json(path: Path, **fields) -> dict:
+def write_run_json(path: Path, command: str | None = None, **fields) -> dict:
+    """run.json: `command` (default: this process's command line), `fields`, then versions and machine."""
     record = {
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "command": command or " ".join([Path(sys.executable).name] + sys.argv),
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **fields,
         "code_version": code_version(),

@@ -15,14 +15,15 @@ from tf_lottery.analysis import claims as engine
 from tf_lottery.analysis import plots, tables
 from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points, ratio, ticket
 from tf_lottery.figures import lenet
-from tf_lottery.figures.earlier import earlier_field, earlier_seeds, with_earlier
+from tf_lottery.figures.merging import ordered
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.lottery.experiment import plan
 from tf_lottery.lottery.sweep import sweep
+from tf_lottery.models.registry import display_name
 
 CONV_MODELS = ("conv2", "conv4", "conv6")
-NETWORK = {"lenet300_100": "Lenet", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}
+NETWORKS = ("lenet300_100", "conv2", "conv4", "conv6")  # the paper's order in figures and tables
 LABEL = {"ticket": "winning ticket", "reinit": "random reinit", "random": "random sparse", "reset": "Strategy 2 ticket"}
 
 
@@ -88,14 +89,14 @@ def runs_with(controls):
 
 
 def network_columns(cfg) -> dict:
-    return {"model": cfg.training.model, "network": NETWORK.get(cfg.training.model, cfg.training.model),
+    return {"model": cfg.training.model, "network": display_name(cfg.training.model),
             "dropout": cfg.training.dropout, "reset": cfg.pruning.reset}
 
 
 def summary_of(ctx: FigureContext) -> pd.DataFrame:
-    """The sweep's summary (with the rows kept by --add-to-results), with each run's
+    """The sweep's summary (with the earlier commands' runs with --add-to-results), with each run's
     network and kind of run (`run`: winning ticket, random reinit, ...) as plot labels."""
-    summary = with_earlier(tables.sweep_summary(ctx.store, ctx.runs, network_columns), ctx.earlier, list(NETWORK))
+    summary = ordered(tables.sweep_summary(ctx.store, ctx.runs, network_columns), ctx.earlier, list(NETWORKS))
     return summary.assign(run=summary["control"].map(LABEL))
 
 
@@ -114,8 +115,7 @@ def networks(df: pd.DataFrame) -> str:
 
 def data_record(ctx: FigureContext) -> dict:
     """run.json fields: which exact data each network's runs trained on (lossy or not)."""
-    records = {**earlier_field(ctx.earlier, "data"),
-               **{cfg.training.model: ctx.store.store_of(cfg).data_record() for cfg in ctx.cfg}}
+    records = {cfg.training.model: ctx.store.store_of(cfg).data_record() for cfg in ctx.cfg}
     lossy = any(r and r["lossy"] for r in records.values())
     return {"data": records, "lossy_data": lossy}
 
@@ -140,7 +140,7 @@ def write_comparison(ctx: FigureContext, summary: pd.DataFrame, claims: list[Cla
 
 
 def study_record(ctx: FigureContext, summary: pd.DataFrame) -> dict:
-    seeds = {c.seed for c in ctx.cfg} | earlier_seeds(ctx.earlier)
+    seeds = {c.seed for c in ctx.cfg}
     return {**data_record(ctx), "seeds": {"base_seeds": sorted(seeds),
                                           "per_run": "columns init_seed, order_seed, noise_seed, reinit_seed, "
                                                      "random_seed of summary.csv"},
@@ -197,7 +197,7 @@ def conv_claims(models) -> list[Claim]:
     """Figure 5's claims for each network studied."""
     out = []
     for m in models:
-        name, p = NETWORK[m], PAPER_CONV[m]
+        name, p = display_name(m), PAPER_CONV[m]
         of = functools.partial(_of, model=m)
         (speedup, speedup_pm), (gain, gain_pm) = p["speedup"], p["gain"]
         out += [
@@ -269,7 +269,7 @@ FIG5 = _conv_figure(name="fig5_conv", description=FIG5_HELP, select=runs_with(("
 def dropout_claims(models) -> list[Claim]:
     out = []
     for m in models:
-        name, p = NETWORK[m], PAPER_CONV[m]
+        name, p = display_name(m), PAPER_CONV[m]
 
         def unpruned_gain(df, m=m):
             with_dropout = _of(df, m, dropout=None)
@@ -322,7 +322,7 @@ FIG6 = _conv_figure(name="fig6_conv_dropout", description=FIG6_HELP, select=runs
 def random_claims(models) -> list[Claim]:
     out = []
     for m in models:
-        name = NETWORK[m]
+        name = display_name(m)
         of = functools.partial(_of, model=m)
         out += [
             Claim(f"{m}-random-slower", f"{name}: randomly sampled sparse networks learn slower than winning tickets.",

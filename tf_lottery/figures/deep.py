@@ -19,15 +19,14 @@ from tf_lottery.analysis import plots, tables
 from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points
 from tf_lottery.figures.conv import (LABEL, compounded, label, models_in, networks, per_model_presets, run_order,
                                      study_record, write_comparison)
-from tf_lottery.figures.earlier import with_earlier
+from tf_lottery.figures.merging import ordered
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.lottery.experiment import plan
 from tf_lottery.lottery.sweep import sweep
-from tf_lottery.models.registry import model_spec
+from tf_lottery.models.registry import display_name, model_spec
 
 DEEP_MODELS = ("vgg19", "resnet20")
-NETWORK = {"vgg19": "VGG-19", "resnet20": "ResNet-20"}
 # Where the paper reads test accuracy (Figures 7 and 8), in protocol iterations.
 CHECKPOINTS = {"resnet20": (("10K", 10_000), ("20K", 20_000), ("30K", 30_000)),
                "vgg19": (("30K", 30_000), ("60K", 60_000), ("112K", 112_480))}
@@ -89,7 +88,7 @@ def setting_name(cfg) -> str:
 
 
 def deep_columns(cfg) -> dict:
-    return {"model": cfg.training.model, "network": NETWORK.get(cfg.training.model, cfg.training.model),
+    return {"model": cfg.training.model, "network": display_name(cfg.training.model),
             "learning_rate": cfg.training.learning_rate, "warmup_iterations": cfg.training.warmup_iterations,
             "scope": cfg.pruning.scope, "setting": setting_name(cfg)}
 
@@ -118,7 +117,7 @@ def deep_summary(ctx: FigureContext) -> pd.DataFrame:
         frames.append(frame.assign(run_hash=cfg.run_hash()))
     summary = tables.sweep_summary(ctx.store, ctx.runs, deep_columns)
     summary = summary.merge(pd.concat(frames, ignore_index=True), on=["run_hash", *ids], how="left")
-    summary = with_earlier(summary, ctx.earlier, list(DEEP_MODELS), ("learning_rate", "warmup_iterations", "scope"))
+    summary = ordered(summary, ctx.earlier, list(DEEP_MODELS), ("learning_rate", "warmup_iterations", "scope"))
     return summary.assign(run=summary["control"].map(LABEL))
 
 
@@ -172,7 +171,7 @@ def smallest_winning_pm(df, column, paper_pm: float):
 
 
 def fig7_fig8_claims(model: str) -> list[Claim]:
-    name, end = NETWORK[model], _end(model)
+    name, end = display_name(model), _end(model)
     high = functools.partial(_setting, model=model, lr=0.1)
     low = functools.partial(_setting, model=model, lr=0.01)
     warm = functools.partial(_setting, model=model, lr=WARMUP[model]["learning_rate"], warmup=True)
@@ -229,7 +228,7 @@ def fig7_fig8_claims(model: str) -> list[Claim]:
 
 def scope_claims(model: str) -> list[Claim]:
     """Figures 38-41: global pruning finds smaller winning tickets than layer-wise."""
-    name, end = NETWORK[model], _end(model, "val")
+    name, end = display_name(model), _end(model, "val")
     lr = WARMUP[model]["learning_rate"]
 
     def global_minus_layerwise(df):
@@ -259,7 +258,7 @@ def _pruning_cost_at_smallest_pm(df, end):
 
 def sweep_claims(model: str, field: str) -> list[Claim]:
     """Figures 42-45: lower rates (or longer warmup) keep tickets accurate at smaller sizes."""
-    name, end = NETWORK[model], _end(model, "val")
+    name, end = display_name(model), _end(model, "val")
 
     def contrast(df):
         sel = df[(df["model"] == model) & (df["scope"] == "global")]
@@ -293,7 +292,7 @@ def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accur
         sel = summary[summary["model"] == model]
         for metric, text in metrics:
             plots.metric_vs_pm(sel, _panels(model, metric, text), ctx.out / f"{ctx.figure.name}_{model}_{metric}.png",
-                               f"{NETWORK[model]} on CIFAR-10, {title} ({label(ctx)})", hue="setting", style="run",
+                               f"{display_name(model)} on CIFAR-10, {title} ({label(ctx)})", hue="setting", style="run",
                                style_order=run_order(sel))
     return {**study_record(ctx, summary), "checkpoints": {m: CHECKPOINTS[m] for m in models},
             **write_comparison(ctx, summary, [c for m in models for c in claims(m)],

@@ -20,8 +20,15 @@ from tf_lottery.pruning.strategies import PruningPlan
 from tf_lottery.training.trainer import require_batch_fits
 
 
-def lottery_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto"):
+def only(configs: list):
+    """The one configuration of a kind of study that has one (a figure without variants)."""
+    (cfg,) = configs
+    return cfg
+
+
+def lottery_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto"):
     """Everything one process needs to train lottery runs (built in each worker)."""
+    cfg = only(configs)
     dataset = load_for(cfg.data, data_dir)
     return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy, xla=xla)
 
@@ -40,33 +47,35 @@ class LotteryKind:
     describe = staticmethod(describe_run)
 
     @staticmethod
-    def open_store(root, cfg, runs, read_only: bool = False):
+    def open_store(root, configs, runs, read_only: bool = False):
+        cfg = only(configs)
         return RunStore(root, cfg.training.model, cfg, read_only=read_only)
 
     @staticmethod
-    def reads(cfg, run):
+    def reads(configs, run):
         """The runs whose stored arrays training `run` reads (see `ledger.seeding`)."""
-        return reads(cfg, run)
+        return reads(only(configs), run)
 
     @staticmethod
     def with_weights(run):
         return dataclasses.replace(run, weights=True)
 
     @staticmethod
-    def report_store(ledger, cfg):
+    def report_store(ledger, configs):
         """The figure's runs in a results ledger, read as its report reads the store."""
-        return ledger.view(store_folder(cfg))
+        return ledger.view(store_folder(only(configs)))
 
     @staticmethod
-    def graph_options(cfg, store, cpu=None):
+    def graph_options(configs, store, cpu=None):
+        cfg = only(configs)
         return {"timing": run_timing(store, lambda run: cfg, cpu, functools.partial(copy_source_name, store, cfg))}
 
     @staticmethod
-    def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
+    def check(configs, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
         """Errors a user can fix, found before any run starts: settings that do not fit the
         model (ValueError), and (if `load_data`) unreadable data (DataError) or data other
         than the store's runs were trained on (StoreMismatch). `read_only`: write nothing."""
-        _check_configs([cfg], data_dir, store_root, load_data, read_only)
+        _check_configs(configs, data_dir, store_root, load_data, read_only)
 
 
 def _check_configs(configs: list, data_dir, store_root, load_data: bool, read_only: bool) -> None:
@@ -84,7 +93,7 @@ def _check_configs(configs: list, data_dir, store_root, load_data: bool, read_on
                     require_batch_fits(cfg.training.batch_size, len(dataset.train))  # else in every worker
 
 
-def sweep_executor(cfg: ExperimentConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:
+def sweep_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:
     """What one process needs to train the runs of every configuration of a sweep."""
     return SweepExecutor(data_dir, store_root, strategy, xla)
 
@@ -99,7 +108,7 @@ class SweepKind(LotteryKind):
     is_stored = staticmethod(swept_is_stored)
 
     @staticmethod
-    def open_store(root, cfg, runs, read_only: bool = False):
+    def open_store(root, configs, runs, read_only: bool = False):
         return SweepStore(root, sorted({r.cfg for r in runs}, key=lambda c: c.run_hash()), read_only)
 
     @staticmethod
@@ -107,27 +116,30 @@ class SweepKind(LotteryKind):
         return runs  # `sweep()` lists every run after its dependencies
 
     @staticmethod
-    def reads(cfg, swept):
+    def reads(configs, swept):
         return swept_reads(swept)
 
     with_weights = staticmethod(swept_with_weights)
 
     @staticmethod
-    def report_store(ledger, cfg):
+    def address(swept):
+        """Where a results ledger keeps a run: (store folder, key). Figures that compare
+        settings (the only ones --add-to-results merges) are sweeps."""
+        return store_folder(swept.cfg), swept.run.key
+
+    @staticmethod
+    def report_store(ledger, configs):
         return SweepView(ledger)
 
     @staticmethod
-    def graph_options(cfg, store, cpu=None):
+    def graph_options(configs, store, cpu=None):
         return {"timing": run_timing(store, lambda swept: swept.cfg, cpu,
                                      functools.partial(swept_copy_source_name, store))}
 
-    @staticmethod
-    def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
-        _check_configs(cfg if isinstance(cfg, list) else [cfg], data_dir, store_root, load_data, read_only)
 
-
-def xor_executor(cfg: XorConfig, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
+def xor_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
     """What a worker process needs to train XOR stages."""
+    cfg = only(configs)
     return XorStudy(cfg, RunStore(store_root, "xor", cfg))
 
 
@@ -146,15 +158,15 @@ class XorKind:
         return {}
 
     @staticmethod
-    def open_store(root, cfg, runs, read_only: bool = False):
-        return RunStore(root, "xor", cfg, read_only=read_only)
+    def open_store(root, configs, runs, read_only: bool = False):
+        return RunStore(root, "xor", only(configs), read_only=read_only)
 
     @staticmethod
     def with_dependencies(stages):
         return stages  # the study lists every stage after the ones it reads
 
     @staticmethod
-    def reads(cfg, stage):
+    def reads(configs, stage):
         return []  # a ledger keeps every array of XOR stages (they are tiny)
 
     @staticmethod
@@ -162,18 +174,19 @@ class XorKind:
         return stage
 
     @staticmethod
-    def report_store(ledger, cfg):
-        return ledger.view(RunStore.folder_name("xor", cfg))
+    def report_store(ledger, configs):
+        return ledger.view(RunStore.folder_name("xor", only(configs)))
 
     @staticmethod
     def is_stored(store, stage):
         return store.has(stage.key)
 
     @staticmethod
-    def graph_options(cfg, store, cpu=None):  # XOR stages take seconds: no estimate to refine
+    def graph_options(configs, store, cpu=None):  # XOR stages take seconds: no estimate to refine
+        cfg = only(configs)
         return {"timing": Timing(lambda stage: 2.0), "what": f"XOR stages of {cfg.trials} networks",
                 "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}
 
     @staticmethod
-    def check(cfg, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
+    def check(configs, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
         pass

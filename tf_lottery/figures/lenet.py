@@ -154,8 +154,9 @@ def rounds_at_pm(cfg, labels) -> dict[str, int]:
     return {label: r for label, r in rounds.items() if r is not None}
 
 
-def fig3_runs(cfg) -> list[RunSpec]:
+def fig3_runs(configs: list) -> list[RunSpec]:
     """Iterative tickets at the figure's Pm levels within the study's rounds; reinits where it has them."""
+    (cfg,) = configs
     study, specs = cfg.study, []
     lines = {line for panel in FIG3_PANELS for line in panel}
     rounds = rounds_at_pm(cfg, {label for _, label in lines})
@@ -176,8 +177,8 @@ def lottery_record(ctx: FigureContext, summary) -> dict:
     """run.json fields of a lottery study: its seeds and the training time of its runs."""
     return {
         "seeds": {
-            "base_seed": ctx.cfg.seed,
-            "split_seed": ctx.cfg.data.split_seed,
+            "base_seed": ctx.config.seed,
+            "split_seed": ctx.config.data.split_seed,
             **{f"{kind}_by_trial": {int(t): int(v) for t, v in summary.groupby("trial")[kind].first().items()}
                for kind in ("init_seed", "order_seed", "noise_seed")},
             "reinit_seeds": "per run, column reinit_seed of summary.csv",
@@ -223,9 +224,10 @@ pruning, winning tickets vs random reinitialization.
 # Both figures plot from one store. Figure 4 plots no curves but records the test curves
 # Figure 3 plots, so that running Figure 3 afterwards trains nothing.
 _lenet_figure = functools.partial(Figure, kind=LotteryKind, presets=PRESETS, preset_cost=PRESET_COST,
-                                  curve_runs=lambda cfg: {spec.key for spec in fig3_runs(cfg)})
+                                  curve_runs=lambda configs: {spec.key for spec in fig3_runs(configs)})
 FIG4 = _lenet_figure(name="fig4_lenet", description=FIG4_HELP, report=report_fig4,
-                     select=lambda cfg: [r for r in plan(cfg) if r.control in ("ticket", "reinit")])
+                     select=lambda configs: [r for cfg in configs for r in plan(cfg)
+                                             if r.control in ("ticket", "reinit")])
 
 FIG3_HELP = """Figure 3 (and Figure 11's validation loss): Lenet test accuracy over training at several
 Pm, iterative pruning, with random reinitialization. Reuses the runs Figure 4 stored (same

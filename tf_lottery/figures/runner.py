@@ -30,14 +30,11 @@ from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute, stopping
 from tf_lottery.execution.scheduling import CpuShare, InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
-from tf_lottery.figures import earlier as earlier_results
+from tf_lottery.figures import merging
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.ledger import seeding
 from tf_lottery.ledger.records import LEDGER, Ledger, LedgerError
 from tf_lottery.training.checkpoint import StopRequested
-
-EXECUTION_OPTIONS = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
-
 
 class ResultsInTheWay(ValueError):
     """The results folder holds results of a larger preset, or of settings the flags do not select."""
@@ -55,26 +52,22 @@ def require_writable(folder: Path, flag: str) -> None:
                             f"folder with {flag}.") from None
 
 
-def execution_record(options) -> dict:
-    return {k: getattr(options, k, None) for k in EXECUTION_OPTIONS}
-
-
-def cpu_share(options) -> CpuShare | None:
+def cpu_share(options: cli.RunOptions) -> CpuShare | None:
     """How this command's runs share this machine's cores; None when they train on GPUs, a
     TPU or a cluster, whose speed this machine's CPU time does not tell."""
     on_gpu = options.gpus_per_worker or (options.workers == 1 and distribute.visible_gpus())
-    if on_gpu or options.ray_address or getattr(options, "strategy", "default") != "default":
+    if on_gpu or options.ray_address or options.strategy != "default":
         return None
     return CpuShare(os.cpu_count() or 1, options.threads_per_worker)
 
 
-def configure_process(options) -> None:
+def configure_process(options: cli.RunOptions) -> None:
     """The thread limit of this process if it trains runs itself; call before any TensorFlow op."""
     if options.workers == 1:
         machine.limit_threads(options.threads_per_worker)
 
 
-def train_runs(runs, store, is_stored: Callable, factory: Callable, options, describe: Callable,
+def train_runs(runs, store, is_stored: Callable, factory: Callable, options: cli.RunOptions, describe: Callable,
                log=print, **graph_options) -> tuple[dict, str | None]:
     """Train the missing `runs` in this process (--workers 1) or on Ray workers.
 
@@ -94,14 +87,14 @@ def train_runs(runs, store, is_stored: Callable, factory: Callable, options, des
         return run_graph(runs, stored, backend, describe, log, **graph_options), backend.data_source
 
 
-def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
+def check_results_folder(out: Path, presets: dict, options: cli.RunOptions, cfg: list, adding: bool = False) -> None:
     """Refuse to replace results of a larger preset (presets are listed largest first), or,
     but for the scratch smoke preset, of settings these flags do not select: more of the
     figure's settings than flags such as --model or --learning-rate select, or others
     (another network, a changed flag), or of the preset changed by other flags (run.json's
     `changed_flags`; results written before it was recorded are not compared)."""
     previous = out / "run.json"
-    if options.overwrite or getattr(options, "add_to_results", False) or not previous.is_file():
+    if options.overwrite or options.add_to_results or not previous.is_file():
         return
     try:
         record = json.loads(previous.read_text())
@@ -113,16 +106,16 @@ def check_results_folder(out: Path, presets: dict, options, cfg) -> None:
                               f"preset's results elsewhere (--results DIR) or replace them (--overwrite).")
     if old != options.preset or old == cli.SCRATCH_PRESET:
         return
-    held, selected = set(earlier_results.split_hashes(record.get("run_hash"))), set(_run_hashes(cfg))
+    held, selected = set(merging.split_hashes(record.get("run_hash"))), set(_run_hashes(cfg))
     if record.get("run_hash") and not held <= selected:
-        add = ", add them to those (--add-to-results)" if hasattr(options, "add_to_results") else ""  # variants
+        add = ", add them to those (--add-to-results)" if adding else ""  # a figure that compares settings
         where = f"Write them elsewhere (--results DIR){add} or replace them (--overwrite)."
         if selected < held:
             raise ResultsInTheWay(f"{out} holds results of {len(held)} settings, of which these flags select "
                                   f"{len(selected)}. {where}")
         raise ResultsInTheWay(f"{out} holds results of other settings (run hash {', '.join(sorted(held - selected))}) "
                               f"than these flags select. {where}")
-    was, asked = cli.changed_text(record.get("changed_flags", {})), cli.changed_text(getattr(options, "changed", {}))
+    was, asked = cli.changed_text(record.get("changed_flags", {})), cli.changed_text(options.changed)
     if "changed_flags" in record and was != asked:  # e.g. a shorter --rounds over the full preset's results
         raise ResultsInTheWay(f"{out} holds results of the '{old}' preset {f'with {was}' if was else 'as published'}, "
                               f"these flags ask for it {f'with {asked}' if asked else 'as published'}. Write them "
@@ -136,9 +129,8 @@ def data_source_record(source: str | None) -> str | None:
     return source
 
 
-def _run_hashes(cfg) -> list[str]:
-    """The run hash of a figure's configuration, or of each of its variants."""
-    return [c.run_hash() for c in cfg] if isinstance(cfg, list) else [cfg.run_hash()]
+def _run_hashes(configs: list) -> list[str]:
+    return [c.run_hash() for c in configs]
 
 
 def run_hash_text(cfg) -> str:
@@ -147,7 +139,7 @@ def run_hash_text(cfg) -> str:
 
 
 def parse_figure(figure: Figure, argv=None):
-    """The figure's flags -> (options, configuration: a list of them for a figure with variants)."""
+    """The figure's flags -> (options, the list of configurations: one per variant, or one)."""
     kind = figure.kind
     return cli.parse_config(argv, figure.description, kind.sections, figure.presets, figure.preset_cost,
                             kind.make_config, data=kind.data, strategies=kind.strategies, protocol=kind.protocol,
@@ -158,10 +150,14 @@ def run_figure(figure: Figure, argv=None) -> int:
     """Reproduce `figure`; returns the exit status (0; 2 after a user error; 128 + the
     signal's number after a stop asked for by SIGTERM or Ctrl-C)."""
     options, cfg = parse_figure(figure, argv)
+    # The script's command line, also when called from Python: --add-to-results and
+    # --report-only parse it again.
+    options.command = shlex.join(["python", f"reproductions/{figure.name}.py",
+                                  *(sys.argv[1:] if argv is None else map(str, argv))])
     with stopping.handling_signals():
         try:
             report_only(figure, options) if options.report_only else _run_figure(figure, options, cfg)
-        except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, earlier_results.CannotAdd,
+        except (DataError, StoreMismatch, StoreCorrupt, ResultsInTheWay, merging.CannotAdd,
                 SettingsError, LedgerError) as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             return 2
@@ -173,26 +169,24 @@ def run_figure(figure: Figure, argv=None) -> int:
     return 0
 
 
-def _run_figure(figure: Figure, options, cfg) -> None:
+def _run_figure(figure: Figure, options: cli.RunOptions, cfg) -> None:
     started = time.perf_counter()
     out = Path(options.results) / figure.name
     earlier = None
     try:
-        check_results_folder(out, figure.presets, options, cfg)
-        if getattr(options, "add_to_results", False):
-            earlier = earlier_results.load(out, figure.name, options.preset, _run_hashes(cfg))
-    except (ResultsInTheWay, earlier_results.CannotAdd) as e:
+        check_results_folder(out, figure.presets, options, cfg, adding=bool(figure.variants))
+        if options.add_to_results:
+            earlier = load_earlier(figure, out, options.preset, cfg)
+    except (ResultsInTheWay, merging.CannotAdd) as e:
         if not options.plan:  # a plan writes no results
             raise
         print(f"Note: without --plan this would stop here: {e}", flush=True)
     changed = cli.changed_text(options.changed)
     print(f"{figure.name}: preset '{options.preset}'{f' with {changed}' if changed else ''}, run hash "
           f"{run_hash_text(cfg)}, {options.workers} worker(s)", flush=True)
-    if earlier is not None:
-        print(earlier_results.describe(earlier, out), flush=True)
     configure_process(options)
     strategy = None
-    if getattr(options, "strategy", "default") != "default":
+    if options.strategy != "default":
         strategy = distribute.make_strategy(options.strategy, options.tpu)
         if not distribute.is_chief(strategy):  # every worker trains every run; only the chief keeps results
             task = strategy.cluster_resolver.task_id
@@ -202,8 +196,8 @@ def _run_figure(figure: Figure, options, cfg) -> None:
     return _train_and_report(figure, options, cfg, strategy, out, started, earlier)
 
 
-def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started: float,
-                      earlier: earlier_results.EarlierResults | None) -> None:
+def _train_and_report(figure: Figure, options: cli.RunOptions, cfg, strategy, out: Path, started: float,
+                      earlier: merging.EarlierResults | None) -> None:
     kind = figure.kind
     for folder, flag in ((Path(options.store), "--store"), (out, "--results")):
         try:
@@ -225,6 +219,15 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
     runs = figure_runs(figure, cfg)
     store = kind.open_store(options.store, cfg, runs, read_only=options.plan)
     sources = read_ledgers(out, options.ledgers)
+    try:
+        shown = earlier_runs(figure, earlier, sources)
+    except merging.CannotAdd as e:
+        if not options.plan:
+            raise
+        print(f"Note: without --plan this would stop here: {e}", flush=True)
+        shown = []
+    if earlier is not None:
+        print(merging.describe(earlier, out, len(shown)), flush=True)
     runs, restored = seeding.restore(sources, store, runs, kind.is_stored, functools.partial(kind.reads, cfg),
                                      kind.with_weights, dry_run=options.plan)
     if restored:
@@ -238,41 +241,82 @@ def _train_and_report(figure: Figure, options, cfg, strategy, out: Path, started
                   restored=from_ledger, **graph_options)
         return
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
-                                getattr(options, "xla", "auto"))
+                                options.xla)
     try:
         stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
     except StopRequested:  # keep what was finished where it outlives this machine
-        _, ledger_bytes = save_ledger(out, store, runs, options.overwrite)
+        _, ledger_bytes = save_ledger(out, store, runs, options.overwrite, figure.kind, shown, sources)
         print(f"Finished runs are in {out / LEDGER} ({sum(ledger_bytes.values()) / 1e6:.1f} MB): the same command "
               "continues from there, on this machine or another.", file=sys.stderr, flush=True)
         raise
     stats = {**stats, "from_ledgers": len(restored)}
-    ledger, ledger_bytes = save_ledger(out, store, runs, options.overwrite)
-    view = kind.report_store(ledger, cfg)
+    ledger, ledger_bytes = save_ledger(out, store, runs, options.overwrite, figure.kind, shown, sources)
+    context = report_context(figure, cfg, options, ledger, runs, out, earlier)
     # Float results of one run differ between CPU generations: say which ones these came from.
-    trained_on = collections.Counter(view.metrics(r.key).get("trained_on", tables.NOT_RECORDED) for r in runs)
-    trained_on += earlier_results.count_cpus(earlier)
-    context = FigureContext(figure, cfg, options, view, runs, out, earlier)
+    trained_on = collections.Counter(context.store.metrics(r.key).get("trained_on", tables.NOT_RECORDED)
+                                     for r in context.runs)
     extra = figure.report(context)
-    config = [dataclasses.asdict(c) for c in cfg] if isinstance(cfg, list) else dataclasses.asdict(cfg)
+    config = [dataclasses.asdict(c) for c in cfg]
     provenance.write_run_json(
-        out / "run.json", figure=figure.name, preset=options.preset, changed_flags=options.changed,
+        out / "run.json", options.command, figure=figure.name, preset=options.preset, changed_flags=options.changed,
         reduced=context.reduced,
-        **earlier_results.merged_record(earlier, config, _run_hashes(cfg)),
+        **merging.merged_record(earlier, config, _run_hashes(cfg)),
         store=provenance.relative_to_project(options.store),
         data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),
-        execution=execution_record(options),
+        execution=options.execution(),
         wall_seconds=round(time.perf_counter() - started, 1),
         ledger={"runs": len(ledger), "bytes": ledger_bytes}, **extra)
     print(f"Results in {out} (ledger: {len(ledger)} runs, {sum(ledger_bytes.values()) / 1e6:.1f} MB)")
 
 
-def save_ledger(out: Path, store, runs, replace: bool) -> tuple[Ledger, dict[str, int]]:
+def save_ledger(out: Path, store, runs, replace: bool, kind=None, shown=(), sources: Ledger | None = None) \
+        -> tuple[Ledger, dict[str, int]]:
     """Record the stored ones of `runs` in `out`'s ledger (added to the runs it holds, unless
-    `replace`); returns the ledger as written, which is all a report then reads, and its sizes."""
+    `replace`), with the earlier commands' runs `shown` as `sources` hold them; returns the
+    ledger as written, which is all a report then reads, and its sizes."""
     out.mkdir(parents=True, exist_ok=True)
-    sizes = seeding.record(store, runs, Ledger() if replace else Ledger.read(out)).write(out)
+    ledger = seeding.record(store, runs, Ledger() if replace else Ledger.read(out))
+    for run in shown:
+        address = kind.address(run)
+        if not ledger.has(*address):
+            ledger.add(*address, sources.runs[address], **sources.store_record(address[0]))
+    sizes = ledger.write(out)
     return Ledger.read(out), sizes
+
+
+def load_earlier(figure: Figure, out: Path, preset: str, cfg) -> merging.EarlierResults | None:
+    """With --add-to-results: the earlier commands of `out` and their settings these flags do not select."""
+    def configs_of(command: str) -> list:
+        try:
+            return parse_figure(figure, shlex.split(command)[2:])[1]
+        except SystemExit:
+            raise merging.CannotAdd(f"{out}/run.json records a command today's code cannot parse ({command}); "
+                                    "write these results elsewhere (--results DIR).") from None
+    return merging.load(out, figure.name, preset, _run_hashes(cfg), configs_of)
+
+
+def earlier_runs(figure: Figure, earlier: merging.EarlierResults | None, ledger: Ledger) -> list:
+    """The runs the earlier commands report, all of which `ledger` must hold."""
+    if earlier is None:
+        return []
+    runs = figure_runs(figure, earlier.configs)
+    missing = [r.key for r in runs if not ledger.has(*figure.kind.address(r))]
+    if missing:
+        raise merging.CannotAdd(f"The results ledgers lack {len(missing)} of the {len(runs)} runs the earlier "
+                                f"commands in run.json report (first: {missing[0]}). Name the folder that holds "
+                                "them with --from DIR; a folder written before ledgers gets one from "
+                                "python -m tf_lottery.figures.tables_to_ledger.")
+    return runs
+
+
+def report_context(figure: Figure, cfg, options: cli.RunOptions, ledger: Ledger, runs: list, out: Path,
+                   earlier: merging.EarlierResults | None) -> FigureContext:
+    """What a report reads: these flags' configurations and runs, with the earlier commands'
+    (--add-to-results) first, all from `ledger`."""
+    if earlier is not None:
+        cfg = earlier.configs + cfg
+        runs = list({r.key: r for r in earlier_runs(figure, earlier, ledger) + runs}.values())
+    return FigureContext(figure, cfg, options, figure.kind.report_store(ledger, cfg), runs, out, earlier)
 
 
 def figure_runs(figure: Figure, cfg) -> list:
@@ -301,7 +345,7 @@ def read_ledgers(out: Path, extra: list[str]) -> Ledger:
     return merged
 
 
-def report_only(figure: Figure, options) -> None:
+def report_only(figure: Figure, options: cli.RunOptions) -> None:
     """Rebuild `figure`'s results folder from its ledger, as the command in its run.json chose."""
     out = Path(options.results) / figure.name
     record_path = out / "run.json"
@@ -319,8 +363,6 @@ def report_only(figure: Figure, options) -> None:
     if missing:
         raise SettingsError(f"--report-only: the ledger of {out} lacks {len(missing)} of the {len(runs)} runs its "
                             f"command reports (first: {missing[0]}); run the command to train them.")
-    earlier = None
-    if getattr(recorded, "add_to_results", False):
-        earlier = earlier_results.load(out, figure.name, recorded.preset, _run_hashes(cfg))
-    figure.report(FigureContext(figure, cfg, recorded, view, runs, out, earlier))
+    earlier = load_earlier(figure, out, recorded.preset, cfg) if recorded.add_to_results else None
+    figure.report(report_context(figure, cfg, recorded, ledger, runs, out, earlier))
     print(f"Rebuilt {out} from its ledger ({len(ledger)} runs); run.json is left as the training wrote it.")

@@ -12,37 +12,58 @@ script in `reproductions/` that calls `run_figure`.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
 from tf_lottery import cli
-from tf_lottery.figures import earlier as earlier_results
+from tf_lottery.figures import merging
 
 
 class StudyKind(Protocol):
+    """How a kind of study is built, stored, trained and read (implemented as classes of
+    static methods in kinds.py). `configs` is always the figure's list of configurations;
+    kinds of one configuration (lottery, XOR) take figures without variants."""
+
     sections: dict[str, type]  # config sections, each a dataclass whose fields become flags
     data: bool  # whether the study reads a data set (--data-dir)
     strategies: bool  # whether runs can train under a tf.distribute strategy
 
-    def make_config(self, sections: dict, seed: int): ...
+    @staticmethod
+    def make_config(sections: dict, seed: int): ...
 
-    def protocol(self, asked: dict) -> dict: ...
+    @staticmethod
+    def protocol(asked: dict) -> dict: ...  # the network's paper protocol for these values
 
-    def open_store(self, root, cfg, runs): ...  # a RunStore, or anything with has(key) and metrics(key)
+    @staticmethod
+    def open_store(root, configs: list, runs: list, read_only: bool = False): ...  # RunStore-like: locate, has
 
-    def executor(self, cfg, data_dir, store_root, strategy, xla: str): ...
+    @staticmethod
+    def executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto"): ...  # .execute(run)
 
-    def with_dependencies(self, runs: list) -> list: ...
+    @staticmethod
+    def with_dependencies(runs: list) -> list: ...
 
-    def is_stored(self, store, run) -> bool: ...
+    @staticmethod
+    def is_stored(store, run) -> bool: ...
 
-    def describe(self, run, metrics: dict) -> str: ...
+    @staticmethod
+    def reads(configs: list, run) -> list: ...  # the runs whose stored arrays training `run` reads
 
-    def graph_options(self, cfg, store, cpu=None) -> dict: ...  # run_graph's `timing`, `what`, `dependencies`
+    @staticmethod
+    def with_weights(run): ...  # `run`, flagged to be retrained for the arrays later runs read
 
-    def check(self, cfg, data_dir, store_root, load_data: bool) -> None: ...
+    @staticmethod
+    def report_store(ledger, configs: list): ...  # the runs in a results ledger, read as a report reads a store
+
+    @staticmethod
+    def describe(run, metrics: dict) -> str: ...
+
+    @staticmethod
+    def graph_options(configs: list, store, cpu=None) -> dict: ...  # run_graph's `timing`, `what`, `dependencies`
+
+    @staticmethod
+    def check(configs: list, data_dir, store_root, load_data: bool, read_only: bool = False) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -52,11 +73,11 @@ class Figure:
     kind: StudyKind
     presets: dict[str, dict]  # largest first: "paper" (the protocol), then reduced ones
     preset_cost: dict[str, str]
-    select: Callable  # cfg -> the runs this figure needs
+    select: Callable  # configs -> the runs this figure needs
     report: Callable  # FigureContext -> dict of extra run.json fields (after writing its files)
-    curve_runs: Callable = field(default=lambda cfg: set())  # cfg -> keys of runs that need test curves
-    # Field values the figure compares (e.g. one dict per network): then `cfg`, for
-    # `select`, `curve_runs` and `report`, is the list of the variants' configurations.
+    curve_runs: Callable = field(default=lambda configs: set())  # configs -> keys of runs that need test curves
+    # Field values the figure compares (e.g. one dict per network): one configuration per
+    # variant the flags select. Without variants, the list of configurations has one.
     variants: tuple = ()
 
 
@@ -65,12 +86,18 @@ class FigureContext:
     """What a figure's report needs: the configuration, the stored runs, where to write."""
 
     figure: Figure
-    cfg: object
-    options: object
+    cfg: list  # the configurations reported (one per variant, or the one of a figure without)
+    options: cli.RunOptions
     store: object
     runs: list
     out: Path
-    earlier: object = None  # figures/earlier.py's EarlierResults with --add-to-results
+    earlier: object = None  # merging.EarlierResults with --add-to-results (then `cfg` holds theirs too)
+
+    @property
+    def config(self):
+        """The configuration of a figure without variants."""
+        (cfg,) = self.cfg
+        return cfg
 
     @property
     def reduced(self) -> bool:
@@ -82,14 +109,12 @@ class FigureContext:
         """The flags that changed the preset's settings, this command's and, with
         --add-to-results, those of the earlier commands whose results are shown, each
         named with its networks when the results come from several commands."""
-        own = cli.changed_text(getattr(self.options, "changed", {}))
+        own = cli.changed_text(self.options.changed)
         if self.earlier is None:
             return [own] if own else []
-        configs = self.cfg if isinstance(self.cfg, list) else [self.cfg]
-        fields = earlier_results.compared_fields(self.figure.variants)
-        ours = [_values(c, fields) for c in configs]
-        mine = [f"{earlier_results.setting_names(ours, self.figure.variants)}: {own}"] if own else []
-        return earlier_results.changes(self.earlier, self.figure.variants) + mine
+        ours = [c for c in self.cfg if c.run_hash() not in set(self.earlier.run_hashes)]
+        mine = merging.command_changes(ours, self.options.changed, self.figure.variants)
+        return merging.changes(self.earlier, self.figure.variants) + ([mine] if mine else [])
 
     @property
     def label(self) -> str:
@@ -101,8 +126,3 @@ class FigureContext:
             return preset
         return f"{'CHANGED: ' if self.options.preset == 'paper' else ''}{preset} with {'; '.join(changes)}"
 
-
-def _values(cfg, fields: list[str]) -> dict:
-    """`cfg`'s values of `fields`, found in whichever of its sections holds them."""
-    sections = [getattr(cfg, f.name) for f in dataclasses.fields(cfg)] if dataclasses.is_dataclass(cfg) else []
-    return {name: getattr(section, name) for name in fields for section in sections if hasattr(section, name)}

@@ -14,10 +14,11 @@ import pandas as pd
 from tf_lottery.analysis import plots
 from tf_lottery.analysis.claims import Claim, diff, per_trial, points, ratio
 from tf_lottery.figures import lenet
-from tf_lottery.figures.conv import (ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, NETWORK, label,
+from tf_lottery.figures.conv import (ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, label,
                                      models_in, networks, runs_with, study_record, summary_of, write_comparison)
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
+from tf_lottery.models.registry import display_name
 
 STRATEGY = {"init": "Strategy 1 (reset to theta_0)", "continue": "Strategy 2 (continued training)"}
 
@@ -45,7 +46,7 @@ def _at_smallest_common(df, model: str, column: str, how):
 def strategy_claims(models) -> list[Claim]:
     out = []
     for m in models:
-        name = NETWORK[m]
+        name = display_name(m)
         out += [
             Claim(f"{m}-strategy1-more-accurate", f"{name}: resetting (Strategy 1) keeps higher test accuracy at "
                   "smaller sizes than continued training (Strategy 2).", "> 0 points",

@@ -15,11 +15,11 @@ PRESET_COST = {"paper": "13 widths/tickets x 3 heuristics, 52 stages of 1,000 ne
 
 
 def report(ctx: FigureContext) -> dict:
-    cfg, out = ctx.cfg, ctx.out
+    cfg, out = ctx.config, ctx.out
     label = "full scale" if not ctx.reduced else ctx.label
     trials = XorStudy(cfg, ctx.store).trials_table()
     rates = success_table(trials)
-    trials.to_csv(out / "trials.csv.gz", index=False)
+    trials.to_csv(out / "trials.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})  # same bytes each time
     rates.to_csv(out / "success_rates.csv", index=False)
     plots.xor_success_by_width(rates, out / "success_by_width.png", f"XOR: random networks vs pruned tickets ({label})")
     plots.xor_pruning_heatmap(rates, out / "pruning_table.png", f"XOR unit-pruned tickets: success rate ({label})")
@@ -45,4 +45,4 @@ and of 2- and 4-unit tickets unit-pruned from trained 10-unit networks.
 """
 
 XOR = Figure(name="v1_xor", description=XOR_HELP, kind=XorKind, presets=PRESETS, preset_cost=PRESET_COST,
-             select=xor_stages, report=report)
+             select=lambda configs: [s for cfg in configs for s in xor_stages(cfg)], report=report)

@@ -132,6 +132,11 @@ class Ledger:
             entry = other.stores[store]
             self.add(store, key, run, entry["identity"], entry.get("data"))
 
+    def store_record(self, store: str) -> dict:
+        """A store's identity and data record, as `add` takes them."""
+        entry = self.stores[store]
+        return {"identity": entry["identity"], "data": entry.get("data")}
+
     def has(self, store: str, key: str) -> bool:
         return (store, key) in self.runs
 

@@ -38,6 +38,7 @@ class ModelSpec:
     # sync_batch_norm: batch-norm statistics over the global batch of a multi-replica strategy.
     build: Callable
     dataset: str
+    display_name: str  # as the paper names it in figures ("Conv-2")
     protocol: dict = field(default_factory=dict)  # config field -> value, from the paper's Figure 2
     description: str = ""
     dropout_protocol: dict = field(default_factory=dict)  # what changes when trained with dropout
@@ -91,6 +92,7 @@ def _conv_spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_
         lambda input_shape, num_classes, dropout, conv_dropout, sync_batch_norm: conv_net(
             input_shape, num_classes, blocks, dropout, conv_dropout, name),
         dataset="cifar10",
+        display_name=f"Conv-{len(blocks) * 2}",
         protocol={"dataset": "cifar10", "iterations": iterations, "batch_size": 60, "optimizer": "adam",
                   "learning_rate": lr, "eval_every": 100, "conv_rate": conv_rate, "fc_rate": 0.2,
                   "output_rate": 0.1, "scope": "layerwise", "eval_batch_size": 1000},
@@ -107,6 +109,7 @@ MODELS: dict[str, ModelSpec] = {
     "lenet300_100": ModelSpec(
         _lenet,
         dataset="mnist",
+        display_name="Lenet",
         protocol={"dataset": "mnist", "iterations": 50_000, "batch_size": 60, "optimizer": "adam",
                   "learning_rate": 1.2e-3, "eval_every": 100, "fc_rate": 0.2, "output_rate": 0.1,
                   "scope": "layerwise"},
@@ -121,6 +124,7 @@ MODELS: dict[str, ModelSpec] = {
     "resnet20": ModelSpec(
         _without_dropout(cifar_resnet),
         dataset="cifar10",
+        display_name="ResNet-20",
         protocol=_deep_protocol(30_000, 128, (20_000, 25_000), eval_every=1000, steps_per_call=100,
                                 ignore=("*shortcut*",)),
         description="ResNet-20 (the paper's 'Resnet-18') on CIFAR-10: 16-filter conv, 3 stages x 3 basic blocks "
@@ -134,6 +138,7 @@ MODELS: dict[str, ModelSpec] = {
     "vgg19": ModelSpec(
         _without_dropout(cifar_vgg),
         dataset="cifar10",
+        display_name="VGG-19",
         protocol=_deep_protocol(112_480, 64, (56_240, 84_360), eval_every=1406, steps_per_call=703),
         description="VGG-19 on CIFAR-10: convs 2x64, 2x128, 4x256, 4x512, 4x512 with batch norm, avg-pool, fc 10; "
                     "SGD momentum 0.9, lr 0.1 (/10 after epochs 80, 120), weight decay 1e-4, batch 64, 112,480 "
@@ -143,6 +148,11 @@ MODELS: dict[str, ModelSpec] = {
         no_dropout=_NO_DROPOUT_LAYERS, no_conv_dropout=_NO_DROPOUT_LAYERS,
     ),
 }
+
+
+def display_name(name: str) -> str:
+    """A registered network's name in figures, or the registry name of any other."""
+    return MODELS[name].display_name if name in MODELS else name
 
 
 def model_spec(name: str) -> ModelSpec:
