@@ -5,13 +5,10 @@ random) -> restart the survivors (`RESETS`: from theta_0, the paper's Strategy 1
 trained weights, Strategy 2; or from round 0's weights at an early iteration, later
 rewinding) -> train ... Each trunk round stores its mask and trained
 weights. Branches read them:
-- reinit: the same mask, a fresh theta_0' from the same initializer (own recorded seed);
-- random: a randomly sampled sparse network: a random mask with the ticket's per-layer
-  counts and a fresh initialization (Figures 1 and 14);
-- reset: the ticket's mask from the trial's theta_0: Strategy 2's winning ticket, whose
-  trunk kept training instead (Appendix B; under Strategy 1 it is the ticket itself);
+- the controls of `controls.py` (random reinitialization, random sparse networks,
+  Strategy 2's reset ticket), each at a ticket's level;
 - oneshot: prune the trained round-0 network straight to round k's per-layer counts,
-  reset to theta_0 (and its own reinit controls).
+  reset to theta_0 (and its own controls).
 Every run is stored on completion and skipped when already stored, so a study resumes
 where it stopped, and any subset of runs can be requested (dependencies run first). A
 diverged run is stored as such, and so are the runs built on it (without training).
@@ -31,15 +28,16 @@ from tf_lottery.data.datasets import Dataset
 from tf_lottery.execution import scheduling, stopping
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
+from tf_lottery.lottery.controls import CONTROLS
 from tf_lottery.models.registry import build_model, initial_weights, model_spec
-from tf_lottery.pruning import masks, rules
+from tf_lottery.pruning import masks
 from tf_lottery.pruning.strategies import RESETS, PruningPlan, RestartPoints
 from tf_lottery.seeds import derive_seed
 from tf_lottery.training.checkpoint import Checkpoint
 from tf_lottery.training.trainer import Trainer
 
 STRATEGIES = ("iterative", "oneshot")
-CONTROLS = ("ticket", "reinit", "random", "reset")
+RUN_KINDS = ("ticket", *CONTROLS)  # a run is a ticket or one of its controls
 
 
 @dataclass(frozen=True, order=True)
@@ -47,7 +45,7 @@ class RunSpec:
     trial: int
     strategy: str  # iterative | oneshot
     round: int
-    control: str = "ticket"  # ticket | reinit | random | reset
+    control: str = "ticket"  # ticket, or a control of controls.py (reinit | random | reset)
     reinit: int = 0  # index of the reinitialization or random network (0 for tickets)
     # Whether a figure needs this run's test accuracy at every evaluation (not part of
     # the run's identity: a stored run without it gets its curve added when needed).
@@ -57,8 +55,8 @@ class RunSpec:
     weights: bool = field(default=False, compare=False)
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES or self.control not in CONTROLS:
-            raise ValueError(f"Bad run {self}: strategy in {STRATEGIES}, control in {CONTROLS}.")
+        if self.strategy not in STRATEGIES or self.control not in RUN_KINDS:
+            raise ValueError(f"Bad run {self}: strategy in {STRATEGIES}, control in {RUN_KINDS}.")
         if self.strategy == "oneshot" and self.round == 0:
             raise ValueError("One-shot round 0 is the trunk's round 0; ask for iterative round 0.")
 
@@ -204,7 +202,7 @@ class LotteryExperiment:
         """Every seed a run uses, as recorded with it."""
         seeds = {"init_seed": self.init_seed(spec.trial), "order_seed": self.order_seed(spec.trial),
                  "noise_seed": self.noise_seed(spec.trial)}
-        if spec.control in ("reinit", "random"):
+        if spec.control in CONTROLS and CONTROLS[spec.control].own_draw:
             seeds[f"{spec.control}_seed"] = self.control_seed(spec)
         return seeds
 
@@ -218,10 +216,8 @@ class LotteryExperiment:
 
     def mask_for(self, spec: RunSpec) -> masks.Mask:
         """The mask of a run; trunk masks are read from the store once computed."""
-        if spec.control in ("reinit", "reset"):
-            return self.mask_for(spec.ticket)
-        if spec.control == "random":
-            return rules.random_like(self.mask_for(spec.ticket), self.control_seed(spec))
+        if spec.control != "ticket":
+            return CONTROLS[spec.control].mask(lambda: self.mask_for(spec.ticket), self.control_seed(spec))
         if spec.strategy == "iterative":
             if spec.round == 0:
                 return masks.full_mask(self.theta0(spec.trial), self.groups)
@@ -244,12 +240,11 @@ class LotteryExperiment:
         return mask
 
     def start_weights(self, spec: RunSpec) -> dict[str, np.ndarray]:
-        """What a run starts from (before masking): a fresh draw for reinits, else theta_0 or,
-        by the reset strategy, the trained weights it was pruned from."""
-        if spec.control == "reset":
-            return self.theta0(spec.trial)
+        """What a run starts from (before masking): its control's choice, else theta_0 or, by
+        the reset strategy, the trained weights it was pruned from."""
         if spec.control != "ticket":
-            return initial_weights(self.model, self.control_seed(spec))
+            return CONTROLS[spec.control].start(lambda: self.theta0(spec.trial),
+                                                       lambda: initial_weights(self.model, self.control_seed(spec)))
         parent = self.trained_parent(spec)
         if parent is None:
             return self.theta0(spec.trial)
