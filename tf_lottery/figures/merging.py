@@ -84,8 +84,8 @@ def load(out: Path, figure: str, preset: str, selected: list[str], configs_of: C
 
 
 def describe(earlier: EarlierResults, out: Path, runs: int) -> str:
-    return (f"Adding to {out}: reporting {runs} run(s) of run hash {', '.join(earlier.run_hashes)} from its ledger "
-            f"with these flags' (they need not be in the store).")
+    return (f"Adding to {out}: its ledger gives the {runs} run(s) of run hash {', '.join(earlier.run_hashes)}, "
+            f"reported with these flags' runs (they need not be in the store).")
 
 
 def ordered(summary: pd.DataFrame, earlier: EarlierResults | None, order: list[str],
