@@ -17,8 +17,8 @@ import pandas as pd
 
 from tf_lottery.analysis import plots, tables
 from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points
-from tf_lottery.figures.conv import (LABEL, compounded, label, models_in, networks, per_model_presets, run_order,
-                                     study_record, write_comparison)
+from tf_lottery.figures.conv import compounded, per_model_presets
+from tf_lottery.figures.report import LABEL, label, models_in, networks, run_order, study_record, write_comparison
 from tf_lottery.figures.merging import ordered
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext

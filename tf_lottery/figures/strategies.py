@@ -14,8 +14,8 @@ import pandas as pd
 from tf_lottery.analysis import plots
 from tf_lottery.analysis.claims import Claim, diff, per_trial, points, ratio
 from tf_lottery.figures import lenet
-from tf_lottery.figures.conv import (ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, label,
-                                     models_in, networks, runs_with, study_record, summary_of, write_comparison)
+from tf_lottery.figures.conv import ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, runs_with, summary_of
+from tf_lottery.figures.report import label, models_in, networks, study_record, write_comparison
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.models.registry import display_name
