@@ -95,7 +95,7 @@ class RunStore:
         leaves no trace and works on a store it cannot write; a store not yet created reads
         as empty, and an existing one's identity is still checked.
         """
-        identity = _canonical({"schema": RUN_SCHEMA, "experiment": experiment, **config.run_defining()})
+        identity = self.identity_of(experiment, config)
         self.dir = Path(root) / self.folder_name(experiment, config)
         self.experiment, self.identity, self.read_only = experiment, identity, read_only
         config_file = self.dir / "config.json"
@@ -112,6 +112,11 @@ class RunStore:
         self._report_old_schemas(Path(root), experiment, log)
         if not read_only:
             self._remove_abandoned_writes()
+
+    @staticmethod
+    def identity_of(experiment: str, config) -> dict:
+        """What a store's config.json holds: the schema, the experiment and every result-defining field."""
+        return _canonical({"schema": RUN_SCHEMA, "experiment": experiment, **config.run_defining()})
 
     @staticmethod
     def folder_name(experiment: str, config) -> str:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from tf_lottery.config import RUN_SCHEMA
 from tf_lottery.execution.store import RunStore
 from tf_lottery.figures import conv, deep, lenet, strategies
 from tf_lottery.figures.runner import figure_runs, parse_figure
@@ -60,10 +59,9 @@ def convert(folder: Path, rows_from: Path | None = None) -> Ledger:
                 continue  # that command's rows were replaced by a later one's
             row = _row(summary, spec, run_cfg.run_hash())
             store = RunStore.folder_name(run_cfg.training.model, run_cfg)
-            identity = {"schema": RUN_SCHEMA, "experiment": run_cfg.training.model, **run_cfg.run_defining()}
+            identity = RunStore.identity_of(run_cfg.training.model, run_cfg)
             data = (record.get("data") or {}).get(run_cfg.training.model)
-            ledger.add(store, spec.key, _record(row, curves, run_cfg), json.loads(json.dumps(identity, default=list)),
-                       data)
+            ledger.add(store, spec.key, _record(row, curves, run_cfg), identity, data)
     return ledger
 
 

@@ -176,12 +176,12 @@ class Ledger:
                 if series is not None:
                     line[f"{name}_series"] = list(series)
                     curves[name].append((store, key, series))
-            digests = {}
-            for name in sorted(keep.get((store, key), ())):
+            digests, kept = {}, sorted(keep.get((store, key), ()))
+            mask = run.arrays["mask"]() if "mask" in run.arrays and set(kept) & set(WEIGHT_ARRAYS) else None
+            for name in kept:
                 path = root / "arrays" / store / key / f"{name}.npz"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                mask = run.arrays["mask"]() if name in WEIGHT_ARRAYS and "mask" in run.arrays else None
-                path.write_bytes(encode_arrays(run.arrays[name](), name, mask))
+                path.write_bytes(encode_arrays(run.arrays[name](), name, mask if name in WEIGHT_ARRAYS else None))
                 digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
             if digests:
                 line["arrays"] = digests
@@ -238,7 +238,7 @@ def kept_arrays(ledger: Ledger) -> dict[tuple[str, str], set[str]]:
         m = _TRUNK.match(key)
         if m is not None:
             trial, rnd = (store, int(m.group(1))), int(m.group(2))
-            if _weights_size(run) > MAX_WEIGHTS or rnd not in (0, last_round.get(trial)):
+            if rnd not in (0, last_round.get(trial)) or _weights_size(run) > MAX_WEIGHTS:  # size: read only if kept
                 names -= set(WEIGHT_ARRAYS)
         if names:
             keep[(store, key)] = names
