@@ -6,7 +6,7 @@ from conftest import ROOT
 
 # Lowest first. Modules of one layer may import each other; none imports a higher layer.
 LAYERS = [("config", "seeds", "machine"), ("data",), ("models", "pruning"), ("training",), ("execution",),
-          ("lottery",), ("ledger",), ("analysis",), ("cli",), ("figures",)]
+          ("lottery",), ("ledger",), ("analysis",), ("paper",), ("cli",), ("figures",)]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import IN_THIS_PROCESS, ROOT, load_script
 from tf_lottery.analysis.provenance import relative_to_project
 from tf_lottery.cli import RunOptions
-from tf_lottery.figures.lenet import PRESETS
+from tf_lottery.figures.lenet import FIG4
 from tf_lottery.figures.runner import ResultsInTheWay, check_results_folder
 
 
@@ -105,11 +105,11 @@ def test_results_of_settings_these_flags_do_not_select_are_not_replaced(tmp_path
     cfg = [SimpleNamespace(run_hash=lambda h=h: h) for h in selected.split(", ")]
     options = RunOptions(preset=preset)
     if refusal is None:
-        check_results_folder(tmp_path, PRESETS, options, cfg)
+        check_results_folder(tmp_path, FIG4.presets, options, cfg)
     else:
         with pytest.raises(ResultsInTheWay, match=re.escape(refusal)):
-            check_results_folder(tmp_path, PRESETS, options, cfg)
-        check_results_folder(tmp_path, PRESETS, RunOptions(preset=preset, overwrite=True), cfg)
+            check_results_folder(tmp_path, FIG4.presets, options, cfg)
+        check_results_folder(tmp_path, FIG4.presets, RunOptions(preset=preset, overwrite=True), cfg)
 
 
 @pytest.mark.parametrize("held, asked, refusal", [
@@ -123,10 +123,10 @@ def test_results_of_the_preset_changed_by_other_flags_are_not_replaced(tmp_path,
     options = RunOptions(preset="fast", changed=asked)
     cfg = [SimpleNamespace(run_hash=lambda: "a")]
     if refusal is None:
-        check_results_folder(tmp_path, PRESETS, options, cfg)
+        check_results_folder(tmp_path, FIG4.presets, options, cfg)
     else:
         with pytest.raises(ResultsInTheWay, match=re.escape(refusal)):
-            check_results_folder(tmp_path, PRESETS, options, cfg)
+            check_results_folder(tmp_path, FIG4.presets, options, cfg)
 
 
 def test_a_smaller_preset_does_not_replace_a_larger_ones_results(data_dir, tmp_path, capsys):

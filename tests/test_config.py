@@ -12,7 +12,7 @@ from conftest import load_script
 from tf_lottery import cli
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
 from tf_lottery.figures.merging import split_hashes
-from tf_lottery.figures.lenet import PRESET_COST, PRESETS
+from tf_lottery.figures.lenet import FIG4
 from tf_lottery.figures.runner import parse_figure, run_hash_text
 from tf_lottery.figures.spec import Figure
 from tf_lottery.lottery.xor_study import XorConfig
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse(argv):
-    return cli.parse(argv, "", PRESETS, PRESET_COST)
+    options, (cfg,) = parse_figure(FIG4, argv)
+    return options, cfg
 
 
 def test_hashes_are_pinned():

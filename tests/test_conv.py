@@ -22,6 +22,7 @@ from tf_lottery.figures.strategies import FIG9, FIG10
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec
 from tf_lottery.models import layers
 from tf_lottery.models.registry import prunable_sizes
+from tf_lottery.models.spec import compounded
 from tf_lottery.pruning import masks, rules
 from tf_lottery.pruning.strategies import PruningPlan
 
@@ -133,7 +134,7 @@ def parse(figure, argv):
 def test_presets_scale_each_protocol_and_flags_select_variants():
     fast = {c.training.model: c for c in parse(conv.FIG5, ["--preset", "fast"])}
     assert {m: c.training.iterations for m, c in fast.items()} == {"conv2": 6000, "conv4": 7500, "conv6": 9000}
-    assert fast["conv6"].pruning.conv_rate == conv.compounded(0.15, 4) and fast["conv2"].pruning.fc_rate == 0.5904
+    assert fast["conv6"].pruning.conv_rate == compounded(0.15, 4) and fast["conv2"].pruning.fc_rate == 0.5904
     dropout = [c for c in parse(conv.FIG6, ["--preset", "fast", "--model", "conv2"]) if c.training.dropout]
     assert [(c.training.iterations, c.training.learning_rate) for c in dropout] == [(9000, 3e-4)]
     paper = parse(conv.FIG6, ["--model", "conv4", "--dropout", "0.5"])

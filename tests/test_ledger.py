@@ -139,12 +139,10 @@ REPORT_EVERY_FOLDER = """
 import json, sys
 from pathlib import Path
 import tf_lottery
-from tf_lottery.figures.tables_to_ledger import FIGURES
-from tf_lottery.figures.xor import XOR
-figures = {**FIGURES, XOR.name: XOR}
+from tf_lottery.figures.catalog import FIGURES
 from tf_lottery.figures.runner import run_figure
 root = Path(sys.argv[1])
-print(json.dumps({f.name: run_figure(figures[f.name], ["--report-only", "--results", str(root)])
+print(json.dumps({f.name: run_figure(FIGURES[f.name], ["--report-only", "--results", str(root)])
                   for f in sorted(root.iterdir())}))
 """
 

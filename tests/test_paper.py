@@ -5,7 +5,8 @@ import pytest
 from tf_lottery.analysis.claims import FAILS, HOLDS, NOT_MEASURED, comparison_markdown
 from tf_lottery.analysis import claims
 from tf_lottery.config import ExperimentConfig, PruningConfig, StudyConfig
-from tf_lottery.figures.lenet import LENET_CLAIMS, rounds_at_pm
+from tf_lottery.figures.lenet import rounds_at_pm
+from tf_lottery.paper.lenet import LENET_CLAIMS
 
 
 def compare(summary):

@@ -12,7 +12,7 @@ import os
 
 from tf_lottery.data.datasets import training_examples
 from tf_lottery.execution.xla import XLA_CHOICES
-from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
+from tf_lottery.config import DataConfig, PruningConfig, StudyConfig, TrainingConfig
 
 SCRATCH_PRESET = "smoke"  # for tests and trying flags: results/smoke by default, freely replaced
 LOTTERY_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningConfig, "study": StudyConfig}
@@ -390,10 +390,3 @@ def model_protocol(asked: dict) -> dict:
     spec = model_spec(asked.get("model", TrainingConfig.model))
     return {**spec.protocol, **(spec.dropout_protocol if asked.get("dropout", 0.0) > 0 else {})}
 
-
-def parse(argv, description: str, presets: dict[str, dict], preset_cost: dict[str, str]):
-    """Flags of a lottery study -> (options, ExperimentConfig)."""
-    options, (cfg,) = parse_config(argv, description, LOTTERY_SECTIONS, presets, preset_cost,
-                                   lambda sections, seed: ExperimentConfig(**sections, seed=seed),
-                                   protocol=model_protocol)
-    return options, cfg

@@ -1,6 +1,7 @@
 """VGG-19 and ResNet-20 on CIFAR-10 (section 4's deepest networks): Figures 7 and 8, the
 appendix's global against layer-wise pruning (Figures 38-41), learning-rate sweeps (42, 43)
-and warmup sweeps (44, 45), their presets, and the paper's claims for them.
+and warmup sweeps (44, 45). Presets: each network's own (models/); the paper's settings,
+checkpoints and claims: paper/deep.py.
 
 These networks are not early-stopped: the paper reads accuracy at fixed iterations
 (`CHECKPOINTS`, in the protocol's units; a shortened preset reads them at the same
@@ -16,8 +17,6 @@ import functools
 import pandas as pd
 
 from tf_lottery.analysis import plots, tables
-from tf_lottery.analysis.claims import Claim, diff, over_rounds, per_trial, points
-from tf_lottery.figures.conv import compounded, per_model_presets
 from tf_lottery.figures.report import LABEL, label, models_in, networks, run_order, study_record, write_comparison
 from tf_lottery.figures.merging import ordered
 from tf_lottery.figures.kinds import SweepKind
@@ -25,60 +24,8 @@ from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.lottery.experiment import plan
 from tf_lottery.lottery.sweep import sweep
 from tf_lottery.models.registry import display_name, model_spec
-
-DEEP_MODELS = ("vgg19", "resnet20")
-# Where the paper reads test accuracy (Figures 7 and 8), in protocol iterations.
-CHECKPOINTS = {"resnet20": (("10K", 10_000), ("20K", 20_000), ("30K", 30_000)),
-               "vgg19": (("30K", 30_000), ("60K", 60_000), ("112K", 112_480))}
-END = {m: points[-1][0] for m, points in CHECKPOINTS.items()}
-# Figures 7 and 8's learning-rate settings, in the paper's units.
-SETTINGS = {"resnet20": ({"learning_rate": 0.1}, {"learning_rate": 0.01},
-                         {"learning_rate": 0.03, "warmup_iterations": 20_000}),
-            "vgg19": ({"learning_rate": 0.1}, {"learning_rate": 0.01},
-                      {"learning_rate": 0.1, "warmup_iterations": 10_000})}
-WARMUP = {m: settings[-1] for m, settings in SETTINGS.items()}
-# The appendix sweeps (the paper plots more values than it names; these bracket its settings).
-LR_SWEEP = (0.01, 0.02, 0.03, 0.05, 0.1)
-WARMUP_SWEEP = (0, 5_000, 10_000, 20_000)
-
-# Tiny, for tests: 20 iterations at batch 16 (VGG-19: 8) on 100 examples per split, 1 round.
-_SMOKE = {"trials": 1, "eval_every": 10, "steps_per_call": 10, "batch_size": 16, "max_examples": 100, "rounds": 1,
-          "control_rounds": (1,), "reinits": 1, "oneshot": False}
-# Per network; largest first.
-DEEP_PRESETS = {
-    "resnet20": {
-        # The paper: 5 trials, 3 reinits per ticket, 20 rounds of 20% (Pm down to 2.3% of all weights).
-        "paper": {"trials": 5, "rounds": 20, "reinits": 3, "oneshot": False},
-        # REDUCED: one trial; 1/25 of the schedule (1,200 iterations; drops at 800, 1,000;
-        # warmup 800), evaluated every 400 (the paper's 10K/20K/30K); per round the rate of
-        # three paper rounds (48.8%: Pm 100, 51.8, 27.1%); one reinit at the smallest Pm.
-        "fast": {"trials": 1, "scale_iterations": 1 / 25, "eval_every": 400, "rounds": 2, "control_rounds": (2,),
-                 "reinits": 1, "oneshot": False, "conv_rate": compounded(0.2, 3)},
-        "smoke": {**_SMOKE, "scale_iterations": 20 / 30_000},
-    },
-    "vgg19": {
-        "paper": {"trials": 5, "rounds": 20, "reinits": 3, "oneshot": False},
-        # REDUCED: one trial; 1/100 of the schedule (1,125 iterations; drops at 562, 844;
-        # warmup 100), evaluated every 375 (the paper's 30K/60K/112K); per round the rate
-        # of five paper rounds (67.2%: Pm 100, 32.8, 10.8%); one reinit at the smallest Pm.
-        "fast": {"trials": 1, "scale_iterations": 0.01, "eval_every": 375, "steps_per_call": 125, "rounds": 2,
-                 "control_rounds": (2,), "reinits": 1, "oneshot": False, "conv_rate": compounded(0.2, 5)},
-        "smoke": {**_SMOKE, "scale_iterations": 20 / 112_480, "batch_size": 8},  # VGG-19's step costs 5x ResNet's
-    },
-}
-DEEP_PRESETS_BY_NAME = per_model_presets(DEEP_PRESETS)
-DEEP_COST = {
-    "paper": "per network and setting 5 trials x (21 tickets + 60 reinits) runs: ResNet-20 30K iterations (about "
-             "1 h each on 2 CPU cores, minutes on a GPU), VGG-19 112K (about 13 h on 2 CPU cores); for GPUs and TPUs, "
-             "see docs/distributed.md",
-    "fast": "REDUCED: per setting 1 trial x (rounds 0-2 + 1 reinit) runs: ResNet-20 1,200 iterations (12 runs, about "
-            "1 h on 2 cores), VGG-19 1,125 iterations (12 runs, about 2 h on a fast day, 3.5 h on a slow one, 8 h "
-            "on a CPU without AVX-512)",
-    "smoke": "tiny runs of 20 iterations at batch 16 (VGG-19 8) on 100 examples, 4-10 runs per network (10 for "
-             "the sweeps); on a CPU without AVX-512 about 4 s a ResNet-20 run and 14 s a VGG-19 run on both cores "
-             "(8 s and 23 s on each of two workers): Figure 8 about 1.5 min, Figure 7 about 3.5 min",
-}
-
+from tf_lottery.paper.deep import (CHECKPOINTS, DEEP_MODELS, LR_SWEEP, SETTINGS, WARMUP, WARMUP_SWEEP,
+                                   fig7_fig8_claims, scope_claims, sweep_claims)
 
 def setting_name(cfg) -> str:
     """A line's label: the learning rate, warmup (in this preset's iterations) and scope."""
@@ -128,155 +75,6 @@ def all_with_curves(controls):
                                                        if r.strategy == "iterative" and r.control in controls])
 
 
-# -- claims ------------------------------------------------------------------------------------
-def _setting(df, model: str, lr: float, warmup: bool = False, scope: str = "global") -> pd.DataFrame:
-    sel = df[(df["model"] == model) & (df["learning_rate"] == lr) & (df["scope"] == scope)]
-    return sel[(sel["warmup_iterations"] > 0) == warmup]
-
-
-def _end(model: str, metric: str = "test") -> str:
-    return f"{metric}_acc_{END[model]}"
-
-
-def unpruned(df, column):
-    return per_trial(df, "iterative", "ticket", 0, column)
-
-
-def ticket_minus_reinit(df, column):
-    """Ticket - reinit (points) per trial at the smallest Pm with reinits."""
-    rounds = df[(df["control"] == "reinit") & (df["round"] > 0)]["round"]
-    if rounds.empty:
-        return None
-    rnd = int(rounds.max())
-    return points(diff(per_trial(df, "iterative", "ticket", rnd, column), per_trial(df, "iterative", "reinit", rnd,
-                                                                                    column)))
-
-
-def best_ticket_minus(df, reference, column, keep_pm=lambda pm: True):
-    """Per trial, the best pruned ticket's accuracy minus `reference` (points)."""
-    return over_rounds(df, "iterative", keep_pm, lambda r: points(diff(per_trial(df, "iterative", "ticket", r, column),
-                                                                       reference)), "max")
-
-
-def smallest_winning_pm(df, column, paper_pm: float):
-    """Per trial, the smallest Pm whose ticket is at least as accurate as the unpruned
-    network of the same setting (a winning ticket); None if the study's levels stop
-    above the paper's `paper_pm` (not measured at this preset)."""
-    tickets = df[(df["control"] == "ticket") & (df["strategy"] == "iterative")]
-    if tickets.empty or tickets["pm"].min() > paper_pm * 1.02:
-        return None
-    base = tickets[tickets["round"] == 0].set_index("trial")[column]
-    winning = tickets[tickets[column].values >= base.reindex(tickets["trial"]).values]
-    return winning.groupby("trial")["pm"].min()
-
-
-def fig7_fig8_claims(model: str) -> list[Claim]:
-    name, end = display_name(model), _end(model)
-    high = functools.partial(_setting, model=model, lr=0.1)
-    low = functools.partial(_setting, model=model, lr=0.01)
-    warm = functools.partial(_setting, model=model, lr=WARMUP[model]["learning_rate"], warmup=True)
-    no_tickets = Claim(f"{model}-rate0.1-no-tickets", f"{name} at learning rate 0.1: no winning tickets (iterative "
-                       "pruning does no better than random reinitialization).", "about 0 points",
-                       f"test accuracy at {END[model]}, ticket - reinit, smallest Pm with reinits (points)",
-                       lambda df: ticket_minus_reinit(high(df), end), lambda v: v < 1.0, "mean < 1")
-    warm_reinit = Claim(f"{model}-warmup-beats-reinit", f"{name} with warmup: winning tickets beat random "
-                        "reinitialization.", "> 0 points",
-                        f"test accuracy at {END[model]}, ticket - reinit, smallest Pm with reinits (points)",
-                        lambda df: ticket_minus_reinit(warm(df), end), lambda v: v > 0, "mean > 0")
-    if model == "resnet20":
-        return [
-            Claim("resnet20-unpruned", "ResNet-20 unpruned at learning rate 0.1 reaches 90.5% test accuracy.",
-                  "90.5%", "test accuracy at 30K, Pm 100%, rate 0.1 (%)",
-                  lambda df: points(unpruned(high(df), end)), lambda v: abs(v - 90.5) <= 3.0, "within 3 points"),
-            no_tickets,
-            Claim("resnet20-rate0.01-tickets", "ResNet-20 at learning rate 0.01: winning tickets (beat random "
-                  "reinitialization).", "> 0 points", "test accuracy at 30K, ticket - reinit, smallest Pm with "
-                  "reinits (points)", lambda df: ticket_minus_reinit(low(df), end), lambda v: v > 0, "mean > 0"),
-            Claim("resnet20-rate0.01-best", "ResNet-20 at 0.01: the best tickets reach 89.5% (41.7% >= Pm >= 21.9%), "
-                  "1 point below the original at 0.1.", "-1.0 points", "best ticket at 0.01 over Pm >= 21.9% - "
-                  "unpruned at 0.1, test accuracy at 30K (points)",
-                  lambda df: best_ticket_minus(low(df), unpruned(high(df), end), end, lambda pm: pm >= 21.9 / 1.02),
-                  lambda v: v >= -2.0, "mean >= -2"),
-            Claim("resnet20-warmup-best", "ResNet-20 at 0.03 with warmup: tickets reach the original's 90.5% "
-                  "(Pm 27.1%).", "0 points", "best ticket with warmup - unpruned at 0.1, test accuracy at 30K (points)",
-                  lambda df: best_ticket_minus(warm(df), unpruned(high(df), end), end), lambda v: v >= -1.0,
-                  "mean >= -1"),
-            Claim("resnet20-warmup-smallest", "ResNet-20 with warmup: winning tickets down to Pm 11.8%.", "11.8%",
-                  "smallest Pm whose ticket matches the unpruned network with warmup (test accuracy at 30K, %)",
-                  lambda df: smallest_winning_pm(warm(df), end, 11.8), lambda v: v <= 2 * 11.8, "mean <= 23.6"),
-            warm_reinit,
-        ]
-    return [
-        no_tickets,
-        Claim("vgg19-rate0.01-within-1", "VGG-19 at learning rate 0.01: tickets within 1 point of the original while "
-              "Pm >= 3.5%.", ">= -1 point", "smallest (ticket - unpruned) over Pm >= 3.5% at 0.01, test accuracy at "
-              "112K (points)",
-              lambda df: over_rounds(low(df), "iterative", lambda pm: pm >= 3.5 / 1.02,
-                                     lambda r, d=low(df): points(diff(per_trial(d, "iterative", "ticket", r, end),
-                                                                      unpruned(d, end))), "min"),
-              lambda v: v >= -1.0, "mean >= -1"),
-        Claim("vgg19-warmup-unpruned", "VGG-19: warmup raises the unpruned accuracy at 0.1 by about 1 point.",
-              "+1 point", "unpruned test accuracy at 112K, warmup - none, rate 0.1 (points)",
-              lambda df: points(diff(unpruned(warm(df), end), unpruned(high(df), end))), lambda v: v >= 0.5,
-              "mean >= 0.5"),
-        Claim("vgg19-warmup-smallest", "VGG-19 with warmup: winning tickets down to Pm 1.5% (global pruning).", "1.5%",
-              "smallest Pm whose ticket matches the unpruned network with warmup (test accuracy at 112K, %)",
-              lambda df: smallest_winning_pm(warm(df), end, 1.5), lambda v: v <= 2 * 1.5, "mean <= 3"),
-        warm_reinit,
-    ]
-
-
-def scope_claims(model: str) -> list[Claim]:
-    """Figures 38-41: global pruning finds smaller winning tickets than layer-wise."""
-    name, end = display_name(model), _end(model, "val")
-    lr = WARMUP[model]["learning_rate"]
-
-    def global_minus_layerwise(df):
-        g, lw = _setting(df, model, lr, True, "global"), _setting(df, model, lr, True, "layerwise")
-        common = set(g[g["round"] > 0]["round"]) & set(lw[lw["round"] > 0]["round"])
-        if not common:
-            return None
-        rnd = max(common)
-        return points(diff(per_trial(g, "iterative", "ticket", rnd, end), per_trial(lw, "iterative", "ticket", rnd,
-                                                                                    end)))
-
-    paper = "1.5% against 6.9%" if model == "vgg19" else "smaller Pm"
-    return [Claim(f"{model}-global-beats-layerwise", f"{name} with warmup: global pruning finds winning tickets at "
-                  f"smaller sizes than layer-wise pruning ({paper}).", "> 0 points",
-                  f"validation accuracy at {END[model]}, global - layer-wise ticket, smallest common Pm (points)",
-                  global_minus_layerwise, lambda v: v > 0, "mean > 0")]
-
-
-def _pruning_cost_at_smallest_pm(df, end):
-    """Per trial, ticket - unpruned (points) at the smallest Pm trained."""
-    pruned = df[(df["control"] == "ticket") & (df["round"] > 0)]
-    if pruned.empty:
-        return None
-    rnd = int(pruned["round"].max())
-    return points(diff(per_trial(df, "iterative", "ticket", rnd, end), unpruned(df, end)))
-
-
-def sweep_claims(model: str, field: str) -> list[Claim]:
-    """Figures 42-45: lower rates (or longer warmup) keep tickets accurate at smaller sizes."""
-    name, end = display_name(model), _end(model, "val")
-
-    def contrast(df):
-        sel = df[(df["model"] == model) & (df["scope"] == "global")]
-        values = sorted(sel[field].unique())
-        if len(values) < 2:
-            return None
-        cost = {v: _pruning_cost_at_smallest_pm(sel[sel[field] == v], end) for v in (values[0], values[-1])}
-        better, worse = (values[0], values[-1]) if field == "learning_rate" else (values[-1], values[0])
-        return diff(cost[better], cost[worse])
-
-    what = ("the lowest learning rate's tickets lose less accuracy than the highest's" if field == "learning_rate"
-            else "the longest warmup's tickets lose less accuracy than those without warmup")
-    return [Claim(f"{model}-{'lr' if field == 'learning_rate' else 'warmup'}-sweep", f"{name}: {what} (section 4).",
-                  "> 0 points", f"(ticket - unpruned) at the smallest Pm, validation accuracy at {END[model]}: "
-                  f"{'lowest - highest rate' if field == 'learning_rate' else 'longest warmup - none'} (points)",
-                  contrast, lambda v: v > 0, "mean > 0")]
-
-
 # -- reports -------------------------------------------------------------------------------------
 def _panels(model: str, metric: str, label_text: str):
     return [(f"{metric}_acc_{name}", f"{label_text} at {name} iterations") for name, _ in CHECKPOINTS[model]]
@@ -301,8 +99,7 @@ def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accur
 
 def _figure(name: str, description: str, variants, title: str, claims, controls=("ticket", "reinit"),
             metrics=(("test", "Test accuracy"),)) -> Figure:
-    return Figure(name=name, description=description, kind=SweepKind, presets=DEEP_PRESETS_BY_NAME,
-                  preset_cost=DEEP_COST, select=all_with_curves(controls),
+    return Figure(name=name, description=description, kind=SweepKind, select=all_with_curves(controls),
                   report=functools.partial(report, title=title, claims=claims, metrics=metrics), variants=variants)
 
 

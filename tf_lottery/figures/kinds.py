@@ -81,7 +81,7 @@ class LotteryKind:
 def _check_configs(configs: list, data_dir, store_root, load_data: bool, read_only: bool) -> None:
     for cfg in configs:
         training = cfg.training
-        model_spec(training.model).check_dropout(training.model, training.dropout, training.conv_dropout)
+        model_spec(training.model).check_dropout(training.dropout, training.conv_dropout)
         groups, _ = prunable_sizes(training.model, cfg.data.dataset)
         PruningPlan.from_config(cfg.pruning, groups)
     if load_data:

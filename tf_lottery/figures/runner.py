@@ -304,8 +304,7 @@ def earlier_runs(figure: Figure, earlier: merging.EarlierResults | None, ledger:
     if missing:
         raise merging.CannotAdd(f"The results ledgers lack {len(missing)} of the {len(runs)} runs the earlier "
                                 f"commands in run.json report (first: {missing[0]}). Name the folder that holds "
-                                "them with --from DIR; a folder written before ledgers gets one from "
-                                "python -m tf_lottery.figures.tables_to_ledger.")
+                                "them with --from DIR.")
     return runs
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from tf_lottery import cli
+from tf_lottery.config import TrainingConfig
 from tf_lottery.figures import merging
+from tf_lottery.models.registry import MODELS, display_name
 
 
 class StudyKind(Protocol):
@@ -71,14 +73,47 @@ class Figure:
     name: str  # results/<name>/
     description: str  # the script's --help text
     kind: StudyKind
-    presets: dict[str, dict]  # largest first: "paper" (the protocol), then reduced ones
-    preset_cost: dict[str, str]
     select: Callable  # configs -> the runs this figure needs
     report: Callable  # FigureContext -> dict of extra run.json fields (after writing its files)
     curve_runs: Callable = field(default=lambda configs: set())  # configs -> keys of runs that need test curves
     # Field values the figure compares (e.g. one dict per network): one configuration per
     # variant the flags select. Without variants, the list of configurations has one.
     variants: tuple = ()
+    # Largest first: "paper" (the protocol), then reduced ones. By default each network's
+    # own presets and their costs (models/), so that figures of one network share runs.
+    presets: dict[str, dict] = None
+    preset_cost: dict[str, str] = None
+
+    def __post_init__(self):
+        if self.presets is None:
+            object.__setattr__(self, "presets", model_presets())
+        if self.preset_cost is None:
+            object.__setattr__(self, "preset_cost", preset_costs(self.networks))
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        """The networks the figure compares (the default one if its variants name none)."""
+        return tuple(dict.fromkeys(v["model"] for v in self.variants if "model" in v)) or (TrainingConfig.model,)
+
+
+def model_presets() -> dict[str, dict]:
+    """Presets by name, each holding every registered network's own values (`per_model`):
+    the flags' network takes its own."""
+    names = dict.fromkeys(name for spec in MODELS.values() for name in spec.presets)
+    return {name: {"per_model": {m: spec.presets[name] for m, spec in MODELS.items() if name in spec.presets}}
+            for name in names}
+
+
+def preset_costs(networks: tuple[str, ...]) -> dict[str, str]:
+    """What each preset costs, per network, networks of one text named together."""
+    costs = {}
+    for name in model_presets():
+        texts = {}
+        for m in networks:
+            texts.setdefault(MODELS[m].preset_cost.get(name, "-"), []).append(display_name(m))
+        costs[name] = texts.popitem()[0] if len(texts) == 1 else "; ".join(
+            f"{', '.join(names)}: {text}" for text, names in texts.items())
+    return costs
 
 
 @dataclass

@@ -12,13 +12,11 @@ import functools
 import pandas as pd
 
 from tf_lottery.analysis import plots
-from tf_lottery.analysis.claims import Claim, diff, per_trial, points, ratio
-from tf_lottery.figures import lenet
-from tf_lottery.figures.conv import ACC, CONV_COST, CONV_MODELS, CONV_ONLY_PRESETS, ES, FIG5_PANELS, runs_with, summary_of
+from tf_lottery.figures.conv import CONV_MODELS, FIG5_PANELS, runs_with, summary_of
 from tf_lottery.figures.report import label, models_in, networks, study_record, write_comparison
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.spec import Figure, FigureContext
-from tf_lottery.models.registry import display_name
+from tf_lottery.paper.strategies import strategy_claims
 
 STRATEGY = {"init": "Strategy 1 (reset to theta_0)", "continue": "Strategy 2 (continued training)"}
 
@@ -31,34 +29,6 @@ def strategy_tickets(summary: pd.DataFrame) -> pd.DataFrame:
                                                      ((summary["control"] == "ticket") & (summary["round"] == 0)))]
     tickets = pd.concat([s1, s2.assign(control="ticket")], ignore_index=True)
     return tickets.assign(strategy_name=tickets["reset"].map(STRATEGY))
-
-
-def _at_smallest_common(df, model: str, column: str, how):
-    s1 = df[(df["model"] == model) & (df["reset"] == "init")]
-    s2 = df[(df["model"] == model) & (df["reset"] == "continue")]
-    common = set(s1[s1["round"] > 0]["round"]) & set(s2[s2["round"] > 0]["round"])
-    if not common:
-        return None
-    rnd = max(common)
-    return how(per_trial(s1, "iterative", "ticket", rnd, column), per_trial(s2, "iterative", "ticket", rnd, column))
-
-
-def strategy_claims(models) -> list[Claim]:
-    out = []
-    for m in models:
-        name = display_name(m)
-        out += [
-            Claim(f"{m}-strategy1-more-accurate", f"{name}: resetting (Strategy 1) keeps higher test accuracy at "
-                  "smaller sizes than continued training (Strategy 2).", "> 0 points",
-                  "test-accuracy gain at early stop, Strategy 1 - 2, smallest common Pm (points)",
-                  lambda df, m=m: _at_smallest_common(df, m, ACC, lambda a, b: points(diff(a, b))),
-                  lambda v: v > 0, "mean > 0"),
-            Claim(f"{m}-strategy1-earlier", f"{name}: ... and stops early sooner.", "> 1",
-                  "early-stop iteration Strategy 2 / Strategy 1, smallest common Pm",
-                  lambda df, m=m: _at_smallest_common(df, m, ES, lambda a, b: ratio(b, a)),
-                  lambda v: v > 1, "mean > 1"),
-        ]
-    return out
 
 
 def report(ctx: FigureContext, figure_number: int, script: str) -> dict:
@@ -95,12 +65,10 @@ _LENET_STRATEGY_COST = {
     "smoke": "a few runs of 300 iterations; under a minute",
 }
 
-FIG9 = Figure(name="fig9_lenet_strategies", description=FIG9_HELP, kind=SweepKind, presets=lenet.PRESETS,
-              preset_cost=_LENET_STRATEGY_COST, select=runs_with(("ticket", "reset")),
+FIG9 = Figure(name="fig9_lenet_strategies", description=FIG9_HELP, kind=SweepKind, preset_cost=_LENET_STRATEGY_COST, select=runs_with(("ticket", "reset")),
               report=functools.partial(report, figure_number=9, script="fig9_lenet_strategies.py"),
               variants=({"reset": "init"}, {"reset": "continue"}))
 
-FIG10 = Figure(name="fig10_conv_strategies", description=FIG10_HELP, kind=SweepKind, presets=CONV_ONLY_PRESETS,
-               preset_cost=CONV_COST, select=runs_with(("ticket", "reset")),
+FIG10 = Figure(name="fig10_conv_strategies", description=FIG10_HELP, kind=SweepKind, select=runs_with(("ticket", "reset")),
                report=functools.partial(report, figure_number=10, script="fig10_conv_strategies.py"),
                variants=tuple({"model": m, "reset": r} for m in CONV_MODELS for r in ("init", "continue")))

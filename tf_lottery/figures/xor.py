@@ -6,7 +6,7 @@ from tf_lottery.analysis import plots
 from tf_lottery.analysis.claims import comparison_markdown
 from tf_lottery.figures.kinds import XorKind
 from tf_lottery.figures.spec import Figure, FigureContext
-from tf_lottery.figures.xor_claims import xor_claims
+from tf_lottery.paper.xor import xor_claims
 from tf_lottery.lottery.xor_study import XorStudy, success_table, xor_stages
 
 PRESETS = {"paper": {}, "smoke": {"trials": 50, "iterations": 300, "max_hidden": 4, "prune_to": (2,)}}

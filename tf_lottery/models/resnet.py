@@ -13,6 +13,7 @@ from __future__ import annotations
 import tf_keras
 
 from tf_lottery.models.layers import batch_norm, masked_conv, masked_dense
+from tf_lottery.models.spec import DEEP_COST, DEEP_SMOKE, NO_DROPOUT_LAYERS, ModelSpec, compounded, deep_protocol
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, sync: bool, relu: bool = True):
@@ -39,3 +40,32 @@ def cifar_resnet(input_shape=(32, 32, 3), num_classes=10, depth: int = 20, width
             x = tf_keras.layers.ReLU(name=f"{prefix}_relu")(tf_keras.layers.Add(name=f"{prefix}_add")([y, x]))
     x = tf_keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return tf_keras.Model(inputs, masked_dense(num_classes, None, "output")(x), name=name)
+
+
+# 30K iterations at batch 128, drops at 20K and 25K; the 2,560 shortcut weights unpruned.
+SPEC = ModelSpec(
+    "resnet20",
+    lambda input_shape, num_classes, dropout, conv_dropout, sync_batch_norm: cifar_resnet(
+        input_shape, num_classes, sync_batch_norm=sync_batch_norm),
+    dataset="cifar10",
+    display_name="ResNet-20",
+    protocol=deep_protocol(30_000, 128, (20_000, 25_000), eval_every=1000, steps_per_call=100,
+                           ignore=("*shortcut*",)),
+    description="ResNet-20 (the paper's 'Resnet-18') on CIFAR-10: 16-filter conv, 3 stages x 3 basic blocks "
+                "(16/32/64), batch norm, avg-pool, fc 10; SGD momentum 0.9, lr 0.1 (/10 at 20K, 25K), weight "
+                "decay 1e-4, batch 128, 30K iterations, flips + pad-and-crop; global pruning 20% of the conv "
+                "weights per round, 1x1 shortcuts and output unpruned",
+    presets={
+        # The paper: 5 trials, 3 reinits per ticket, 20 rounds of 20% (Pm down to 2.3% of all weights).
+        "paper": {"trials": 5, "rounds": 20, "reinits": 3, "oneshot": False},
+        # REDUCED: one trial; 1/25 of the schedule (1,200 iterations; drops at 800, 1,000;
+        # warmup 800), evaluated every 400 (the paper's 10K/20K/30K); per round the rate of
+        # three paper rounds (48.8%: Pm 100, 51.8, 27.1%); one reinit at the smallest Pm.
+        "fast": {"trials": 1, "scale_iterations": 1 / 25, "eval_every": 400, "rounds": 2, "control_rounds": (2,),
+                 "reinits": 1, "oneshot": False, "conv_rate": compounded(0.2, 3)},
+        "smoke": {**DEEP_SMOKE, "scale_iterations": 20 / 30_000},
+    },
+    preset_cost=DEEP_COST,
+    cpu_steps_per_second=3.0,
+    no_dropout=NO_DROPOUT_LAYERS, no_conv_dropout=NO_DROPOUT_LAYERS,
+)
