@@ -1,16 +1,16 @@
 """--add-to-results: a figure reported over the runs of several commands, the earlier ones'
 settings parsed again from run.json and their runs read from the results ledger; each
-earlier command stays on record, and what cannot be added to is refused clearly."""
+earlier command stays on record, the label says what the runs shown are, and what cannot be
+added to is refused clearly."""
 import json
 
 import pandas as pd
 import pytest
 
-from tf_lottery.figures import merging
+from tf_lottery.figures import holdings, merging
 from tf_lottery.figures.conv import FIG1, FIG6
 from tf_lottery.figures.lenet import FIG4
 from tf_lottery.figures.runner import load_earlier, parse_figure
-from tf_lottery.figures.spec import FigureContext
 
 FIRST = "python reproductions/fig1_sizes.py --preset fast --model lenet300_100,conv2"
 
@@ -99,37 +99,29 @@ def test_adding_is_offered_where_settings_are_compared_and_never_with_overwrite(
     assert parse_figure(FIG1, ["--add-to-results", "--model", "conv4"])[0].add_to_results
 
 
-def test_the_label_names_the_flags_that_changed_the_preset_with_their_networks(tmp_path):
-    def label(argv, kept=None, figure=FIG1):
-        options, cfg = parse_figure(figure, argv)
-        return FigureContext(figure, (kept.configs if kept else []) + cfg, options, None, [], tmp_path, kept).label
+def test_the_label_says_how_the_shown_settings_and_runs_differ_from_the_preset():
+    def setting(argv, shown=None, figure=FIG1):
+        """The first configuration of these flags, with `shown` of its runs, against the fast preset."""
+        cfg = parse_figure(figure, argv)[1][0]
+        preset = parse_figure(figure, ["--preset", "fast", "--model", cfg.training.model])[1][0]
+        planned = [r.run for r in figure.select([preset])]
+        runs = [r.run for r in figure.select([cfg])]
+        return holdings.setting(cfg, preset, holdings.compared_fields(figure.variants), runs if shown is None else shown(runs), planned, {})
 
-    assert label(["--preset", "fast", "--model", "conv4"]) == "REDUCED: 'fast' preset"
-    assert label(["--preset", "fast", "--model", "conv4", "--rounds", "1"]) == \
-        "REDUCED: 'fast' preset with --rounds 1"
-    assert label(["--model", "conv4", "--iterations", "1000", "--oneshot"]) == \
-        "CHANGED: paper protocol with --iterations 1000 --oneshot"
-    # Added to results of an earlier command that changed the preset too: each with its networks.
-    write_record(tmp_path, changed_flags={"--trials": 1})
-    kept = load_earlier(FIG1, tmp_path, "fast", configs("python x --preset fast --model conv4"))
-    assert label(["--preset", "fast", "--model", "conv4", "--rounds", "1"], kept) == \
-        "REDUCED: 'fast' preset with lenet300_100, conv2: --trials 1; conv4: --rounds 1"
-    assert label(["--preset", "fast", "--model", "conv4"], kept) == \
-        "REDUCED: 'fast' preset with lenet300_100, conv2: --trials 1"
-    assert merging.merged_record(kept, [], [])["earlier_results"][0]["changed_flags"] == {"--trials": 1}
-    # A network named once, however many of its settings (with and without dropout) the command ran.
-    write_record(tmp_path, "python reproductions/fig6_conv_dropout.py --preset fast --model conv2",
-                 "fig6_conv_dropout", changed_flags={"--trials": 1})
-    fig6 = ["--preset", "fast", "--model", "conv4", "--rounds", "1"]
-    kept = load_earlier(FIG6, tmp_path, "fast", parse_figure(FIG6, fig6)[1])
-    assert label(fig6, kept, FIG6) == "REDUCED: 'fast' preset with conv2: --trials 1; conv4: --rounds 1"
-    # A command that gave part of a network's settings names them, so two commands on one network differ.
-    write_record(tmp_path, "python reproductions/fig6_conv_dropout.py --preset fast --model conv6 --rounds 0",
-                 "fig6_conv_dropout", changed_flags={"--rounds": 0})
-    fig6 = ["--preset", "fast", "--model", "conv6", "--dropout", "0.5", "--rounds", "1"]
-    kept = load_earlier(FIG6, tmp_path, "fast", parse_figure(FIG6, fig6)[1])  # the earlier dropout setting replaced
-    assert label(fig6, kept, FIG6) == \
-        "REDUCED: 'fast' preset with conv6 (dropout 0.0): --rounds 0; conv6 (dropout 0.5): --rounds 1"
-    fig6 = ["--preset", "fast", "--model", "conv4", "--rounds", "1"]  # both of Conv-6's settings kept
-    kept = load_earlier(FIG6, tmp_path, "fast", parse_figure(FIG6, fig6)[1])
-    assert label(fig6, kept, FIG6) == "REDUCED: 'fast' preset with conv6: --rounds 0; conv4: --rounds 1"
+    as_published = setting(["--preset", "fast", "--model", "conv4"])
+    assert as_published.differences() == "" and holdings.label("fast", [as_published]) == "REDUCED: 'fast' preset"
+    fewer_rounds = setting(["--preset", "fast", "--model", "conv4", "--rounds", "1"])
+    assert holdings.label("fast", [fewer_rounds]) == "REDUCED: 'fast' preset with rounds 0-1 of 0-3"
+    other_rate = setting(["--preset", "fast", "--model", "conv2", "--learning-rate", "0.001"])
+    assert holdings.label("fast", [other_rate]) == "REDUCED: 'fast' preset with --learning-rate 0.001"
+    assert holdings.label("paper", [other_rate]).startswith("CHANGED: paper protocol with")
+    # Several settings: each named where they differ unalike; computed from the runs, so a
+    # lost run shows whatever command trained the rest.
+    no_reinit = setting(["--preset", "fast", "--model", "conv2"], lambda runs: [r for r in runs if r.control != "reinit"])
+    assert no_reinit.shortfall == ("random reinits 0 of 2",)
+    assert holdings.label("fast", [as_published, fewer_rounds, no_reinit]) == \
+        "REDUCED: 'fast' preset with Conv-4: rounds 0-1 of 0-3; Conv-2: random reinits 0 of 2"
+    dropout = setting(["--preset", "fast", "--model", "conv6", "--dropout", "0.5", "--rounds", "1"], figure=FIG6)
+    assert dropout.name == "Conv-6 (dropout 0.5)" and dropout.record()["short_of_preset"] == ["rounds 0-1 of 0-3"]
+    more_trials = setting(["--preset", "fast", "--model", "conv2", "--trials", "2"])
+    assert more_trials.shortfall == ("trials 2 (preset 1)",)

@@ -93,9 +93,18 @@ def fig4(data_dir, store, results, *extra):
 
 
 @pytest.mark.slow
-def test_a_study_continues_from_its_results_folder_alone(data_dir, tmp_path):
+def test_a_study_continues_from_its_results_folder_alone(data_dir, tmp_path, capsys):
     first, _ = fig4(data_dir, tmp_path / "store", tmp_path / "results")
     shutil.rmtree(tmp_path / "store")  # the machine is gone; the results folder is committed
+
+    # A plan says which runs the ledger gives, and scales its estimate by the times it recorded.
+    capsys.readouterr()
+    assert load_script("fig4_lenet").main(["--preset", "smoke", "--data-dir", str(data_dir), "--store",
+                                           str(tmp_path / "store"), "--results", str(tmp_path / "results"),
+                                           *IN_THIS_PROCESS, "--rounds", "3", "--plan"]) == 0
+    plan = capsys.readouterr().out
+    assert plan.count("  ledger ") == 6 and plan.count("  to train ") == 1
+    assert "scaled by the CPU times of 6 stored run(s)" in plan
 
     # More rounds and trials, from the results folder alone: only the new runs train.
     more, record = fig4(data_dir, tmp_path / "store", tmp_path / "results", "--rounds", "3", "--trials", "2")

@@ -10,7 +10,8 @@ import pandas as pd
 from conftest import IN_THIS_PROCESS, tiny_config
 from tf_lottery.analysis import tables
 from tf_lottery.config import PruningConfig
-from tf_lottery.execution.scheduling import InProcess, Timing, run_graph
+from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.timing import Timing
 from tf_lottery.execution.store import RunStore
 from tf_lottery.figures.kinds import SweepKind
 from tf_lottery.figures.runner import run_figure

@@ -15,7 +15,8 @@ from tf_lottery.machine import cpu_kind
 from tf_lottery.config import TrainingConfig
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
-from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, measured_seconds, plan
+from tf_lottery.execution.timing import measured_seconds
+from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
 from tf_lottery.models import registry
 from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
@@ -136,9 +137,9 @@ def test_time_estimates_use_a_runs_time_without_its_stalls(small_mnist, monkeypa
 
     stalled = _run(trainer, groups, seed=3, progress=stall)
     assert (stalled.seconds, stalled.steady_seconds) == (100.0, 0.0)
-    stored = SimpleNamespace(key="k")
-    assert measured_seconds(SimpleNamespace(has=lambda key: True, metrics=lambda key: {"seconds": 9.0, "steady_seconds": 4.0}), stored) == 4.0
-    assert measured_seconds(SimpleNamespace(has=lambda key: True, metrics=lambda key: {"seconds": 9.0}), stored) == 9.0  # stored before
+    assert measured_seconds({"seconds": 9.0, "steady_seconds": 4.0}) == 4.0
+    assert measured_seconds({"seconds": 9.0}) == 9.0  # stored before steady times were measured
+    assert measured_seconds({"seconds": 9.0, "diverged": True}) is None and measured_seconds(None) is None
 
 
 def test_a_stop_saves_the_runs_progress_after_the_current_chunk_and_the_run_resumes_from_there(small_mnist,

@@ -3,7 +3,7 @@ import tensorflow as tf
 import tf_keras
 
 from tf_lottery.models.layers import RunSeededDropout, masked_conv, masked_dense
-from tf_lottery.models.registry import ModelSpec
+from tf_lottery.models.spec import ModelSpec
 
 
 class Block(tf_keras.layers.Layer):
@@ -29,4 +29,4 @@ def tiny_conv(input_shape, num_classes, dropout, conv_dropout=0.0, sync_batch_no
     return tf_keras.Model(inputs, masked_dense(num_classes, None, "output")(x), name="tiny_conv")
 
 
-TINY_CONV = ModelSpec(tiny_conv, dataset="mnist", display_name="Tiny conv", protocol={"dataset": "mnist"})
+TINY_CONV = ModelSpec("tiny_conv", tiny_conv, dataset="mnist", display_name="Tiny conv", protocol={"dataset": "mnist"})

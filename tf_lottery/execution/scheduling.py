@@ -12,13 +12,12 @@ or every `ASK_AGAIN_AFTER` seconds while nothing else trains, until that process
 from __future__ import annotations
 
 import math
-import statistics
 import time
-from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from tf_lottery.execution import stopping
 from tf_lottery.execution.store import TrainedElsewhere, describe_holder
+from tf_lottery.execution.timing import Timing, duration, estimate
 from tf_lottery.training.checkpoint import StopRequested
 
 ASK_AGAIN_AFTER = 30.0  # seconds, for a run another process is training
@@ -26,54 +25,6 @@ ASK_AGAIN_AFTER = 30.0  # seconds, for a run another process is training
 
 class Run(Protocol):
     key: str
-
-
-@dataclass(frozen=True)
-class CpuShare:
-    """How a study's runs share this machine's `cores`: each on `threads_per_run` intra-op
-    threads (0: all cores). Its estimate then counts the CPU time stored runs took, which
-    is the same whether they trained as two single-threaded workers or one on both cores,
-    and divides it among the threads that will work at once; wall times would carry the
-    layout they were measured under."""
-    cores: int
-    threads_per_run: int
-
-    def threads_at_once(self, runs: int) -> int:
-        return max(1, min(self.cores, runs * (self.threads_per_run or self.cores)))
-
-
-@dataclass(frozen=True)
-class Timing:
-    """What a study's estimate and ETA know of its runs.
-
-    `guess_seconds(run)` is a first guess of the time a run has left on one thread (less
-    for a run its checkpoint has carried part way), `seconds_of(run)` a stored run's
-    measured wall time and `cpu_seconds_of(run)` its CPU time: the estimate scales the
-    guesses by what stored runs took (their CPU time shared among `cpu`'s threads when the
-    runs train on this machine's cores, else their wall time among the workers), and the
-    ETA by what this session's runs took (so runs of different lengths are weighed right).
-    `resumes_at(run)` is the iteration a run's checkpoint holds, if any; `copied_from(run)`
-    names where a run will be copied from instead of trained, if anywhere, and
-    `leased_to(run)` the other process training it now, if any: no time is counted for
-    either.
-    """
-    guess_seconds: Callable[[object], float]
-    seconds_of: Callable[[object], float | None] | None = None
-    cpu_seconds_of: Callable[[object], float | None] | None = None
-    cpu: CpuShare | None = None
-    resumes_at: Callable[[object], int | None] | None = None
-    copied_from: Callable[[object], str | None] | None = None
-    leased_to: Callable[[object], dict | None] | None = None
-
-    def not_ours(self, run) -> str:
-        """"copy" or "elsewhere" for a run this study will not train itself, else ""."""
-        if self.copied_from is not None and self.copied_from(run):
-            return "copy"
-        return "elsewhere" if self.leased_to is not None and self.leased_to(run) else ""
-
-    def own_work(self, run) -> float:
-        """The first guess of the time this study will spend training `run`."""
-        return 0.0 if self.not_ours(run) else self.guess_seconds(run)
 
 
 class RunGraph:
@@ -187,7 +138,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     """
     graph = RunGraph(runs, stored, dependencies)
     total, todo = len(runs), graph.remaining
-    log(_estimate(graph, backend.slots, timing, what))
+    log(estimate(graph, backend.slots, timing, what))
     t0, trained, guessed_done, failure, stopped = time.perf_counter(), 0, 0.0, None, []
     guessed_at_start = {}  # a run's guess shrinks as its checkpoints advance; this session trained the rest
     told_elsewhere = set()
@@ -266,45 +217,7 @@ def list_plan(runs: Sequence[Run], stored: Callable[[object], bool], slots: int,
         else:
             step = timing.resumes_at(run) if timing.resumes_at else None
             log(f"  to train  {run.key}" + (f" (resumes from its checkpoint at iteration {step:,})" if step else ""))
-    log(_estimate(graph, slots, timing, what))
-
-
-def _timed(graph: RunGraph, guess_seconds: Callable, measured: Callable | None) -> list[tuple[float, float]]:
-    return [(seconds, guess_seconds(run)) for run in graph.done if measured is not None and (seconds := measured(run))]
-
-
-def _estimate(graph: RunGraph, slots: int, timing: Timing, what: str | None) -> str:
-    total, cpu, resumes_at = len(graph.order), timing.cpu, timing.resumes_at
-    left = graph.left()
-    not_ours = [timing.not_ours(run) for run in left]  # reads the store: once per run
-    copies, elsewhere = not_ours.count("copy"), not_ours.count("elsewhere")
-    ours = [run for run, theirs in zip(left, not_ours) if not theirs]
-    todo = len(ours)
-    workers = max(1, min(slots, todo))
-    guessed = sum(map(timing.guess_seconds, ours))
-    # Stored runs are nobody's work left: their plain guesses.
-    timed = _timed(graph, timing.guess_seconds, timing.seconds_of)
-    cpu_timed = _timed(graph, timing.guess_seconds, timing.cpu_seconds_of)
-    on_cpu = cpu is not None and (bool(cpu_timed) or not timed)  # runs stored by older code have wall times only
-    lanes = cpu.threads_at_once(workers) if on_cpu else workers
-    timed = cpu_timed if on_cpu else timed
-    if timed:  # the stored runs say how fast the machine that trained them was
-        scale = sum(s for s, _ in timed) / sum(g for _, g in timed)
-        basis = (f"scaled by the {'CPU' if on_cpu else 'measured'} times of {len(timed)} stored run(s), "
-                 f"{scale:.2g}x the first guess")
-    else:
-        scale, basis = 1.0, "a first guess for a 2-core CPU, until runs are timed"
-    if on_cpu:
-        basis += f", {lanes} thread(s) at once"
-    resuming = sum(bool(resumes_at(run)) for run in ours) if resumes_at else 0
-    if resuming:
-        basis += (f"; {resuming} of the runs to train "
-                  + ("resumes from its checkpoint" if resuming == 1 else "resume from their checkpoints"))
-    what = what or ("run" if total == 1 else "runs")  # a figure's kind may count other things (XOR stages)
-    copied = f"{copies} to copy, " if copies else ""
-    copied += f"{elsewhere} in training by another process, " if elsewhere else ""
-    return (f"{total} {what} in this study: {len(graph.done)} already stored, {copied}{todo} to train on "
-            f"{workers} worker(s); estimated {duration(scale * guessed / lanes)} ({basis}).")
+    log(estimate(graph, slots, timing, what))
 
 
 class RunFailed(Exception):
@@ -313,44 +226,3 @@ class RunFailed(Exception):
     def __init__(self, run, error: BaseException):
         super().__init__(f"{run.key}: {error!r}")
         self.run, self.error = run, error
-
-
-class Heartbeat:
-    """Progress inside one long run: `heartbeat(step, total)` after each evaluation logs
-    the iteration and the time left, at most once per `interval` seconds (so short runs
-    stay silent and long ones show they are alive). The time left uses the median time per
-    step of the intervals between calls, so a laptop that slept or a paused process does
-    not inflate it."""
-
-    def __init__(self, label: str, log: Callable[[str], None], interval: float = 120.0,
-                 clock: Callable[[], float] = time.perf_counter):
-        self.label, self.log, self.interval, self.clock = label, log, interval, clock
-        self.start = self.last = self.previous_time = clock()
-        self.previous_step = 0
-        self.seconds_per_step: list[float] = []
-
-    def resumed(self, step: int) -> None:
-        """The run continues from a checkpoint at `step`: time the steps from there."""
-        self.log(f"  {self.label}: resumed from its checkpoint at iteration {step:,}")
-        self.start = self.previous_time = self.clock()
-        self.previous_step = step
-
-    def __call__(self, step: int, total: int) -> None:
-        now = self.clock()
-        if step > self.previous_step:
-            self.seconds_per_step.append((now - self.previous_time) / (step - self.previous_step))
-        self.previous_time, self.previous_step = now, step
-        if now - self.last < self.interval or step >= total:
-            return
-        self.last = now
-        self.log(f"  {self.label}: iteration {step:,}/{total:,} after {duration(now - self.start)}, "
-                 f"about {duration(statistics.median(self.seconds_per_step) * (total - step))} left")
-
-
-def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

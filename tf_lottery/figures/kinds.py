@@ -8,10 +8,10 @@ import functools
 from tf_lottery import cli
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
-from tf_lottery.execution.scheduling import Timing
+from tf_lottery.execution.timing import Timing, store_timing
 from tf_lottery.execution.store import RunStore
-from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, reads, run_timing,
-                                           is_stored, with_dependencies)
+from tf_lottery.lottery.experiment import (LotteryExperiment, copy_source_name, describe_run, reads, is_stored,
+                                           with_dependencies)
 from tf_lottery.lottery.sweep import (SweepExecutor, SweepStore, SweepView, describe_swept, store_folder,
                                       swept_copy_source_name, swept_is_stored, swept_reads, swept_with_weights)
 from tf_lottery.lottery.xor_study import XorConfig, XorStudy, describe_stage
@@ -66,9 +66,10 @@ class LotteryKind:
         return ledger.view(store_folder(only(configs)))
 
     @staticmethod
-    def graph_options(configs, store, cpu=None):
+    def graph_options(configs, store, cpu=None, recorded=None):
         cfg = only(configs)
-        return {"timing": run_timing(store, lambda run: cfg, cpu, functools.partial(copy_source_name, store, cfg))}
+        return {"timing": store_timing(store, lambda run: cfg, cpu, functools.partial(copy_source_name, store, cfg),
+                                       recorded)}
 
     @staticmethod
     def check(configs, data_dir, store_root, load_data: bool, read_only: bool = False) -> None:
@@ -132,9 +133,9 @@ class SweepKind(LotteryKind):
         return SweepView(ledger)
 
     @staticmethod
-    def graph_options(configs, store, cpu=None):
-        return {"timing": run_timing(store, lambda swept: swept.cfg, cpu,
-                                     functools.partial(swept_copy_source_name, store))}
+    def graph_options(configs, store, cpu=None, recorded=None):
+        return {"timing": store_timing(store, lambda swept: swept.cfg, cpu,
+                                       functools.partial(swept_copy_source_name, store), recorded)}
 
 
 def xor_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
@@ -182,7 +183,7 @@ class XorKind:
         return store.has(stage.key)
 
     @staticmethod
-    def graph_options(configs, store, cpu=None):  # XOR stages take seconds: no estimate to refine
+    def graph_options(configs, store, cpu=None, recorded=None):  # XOR stages take seconds: no estimate to refine
         cfg = only(configs)
         return {"timing": Timing(lambda stage: 2.0), "what": f"XOR stages of {cfg.trials} networks",
                 "dependencies": lambda stage: XorStudy.dependencies_of(cfg, stage)}

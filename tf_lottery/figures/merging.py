@@ -19,7 +19,6 @@ from typing import Callable
 
 import pandas as pd
 
-from tf_lottery.cli import changed_text
 
 # What run.json says of the command that wrote it: kept, per earlier command, with its run hashes.
 COMMAND_FIELDS = ("command", "finished_utc", "preset", "changed_flags", "store", "data_source", "execution",
@@ -98,47 +97,6 @@ def ordered(summary: pd.DataFrame, earlier: EarlierResults | None, order: list[s
     rank = {m: i for i, m in enumerate(order)}
     return summary.sort_values(["model", *settings], key=lambda s: s.map(lambda m: rank.get(m, len(rank)))
                                if s.name == "model" else s, kind="stable", ignore_index=True)
-
-
-def config_values(cfg, fields: list[str]) -> dict:
-    """`cfg`'s values of `fields`, found in whichever of its sections holds them."""
-    sections = [getattr(cfg, f.name) for f in dataclasses.fields(cfg)] if dataclasses.is_dataclass(cfg) else []
-    return {name: getattr(section, name) for name in fields for section in sections if hasattr(section, name)}
-
-
-def setting_names(settings: list[dict], variants: tuple) -> str:
-    """The settings one command gave (each its values of the fields the figure's `variants`
-    set), named by network: `conv6` when they are all of the network's variants, else each
-    with its other values (`conv6 (dropout 0.5)`), so that commands that gave parts of one
-    network are told apart."""
-    names = []
-    for model in dict.fromkeys(s.get("model") for s in settings if s.get("model")):
-        given = [s for s in settings if s.get("model") == model]
-        if all(v in given for v in variants if v.get("model") == model):
-            names.append(model)
-        else:
-            names += [f"{model} ({', '.join(f'{k} {x}' for k, x in s.items() if k != 'model')})" for s in given]
-    return ", ".join(names)
-
-
-def compared_fields(variants: tuple) -> list[str]:
-    """The fields a figure's variants set; the network at least."""
-    return list(dict.fromkeys(["model", *(k for v in variants for k in v)]))
-
-
-def command_changes(configs: list, flags: dict, variants: tuple) -> str | None:
-    """`settings: flags` for a command whose flags changed the preset's settings."""
-    text = changed_text(flags or {})
-    if not text or not configs:
-        return None
-    fields = compared_fields(variants)
-    return f"{setting_names([config_values(c, fields) for c in configs], variants)}: {text}"
-
-
-def changes(earlier: EarlierResults, variants: tuple) -> list[str]:
-    """`settings: flags` for each earlier command whose flags changed the preset's settings."""
-    found = (command_changes(c.configs, c.record.get("changed_flags"), variants) for c in earlier.commands)
-    return [text for text in found if text]
 
 
 def _commands(record: dict) -> list[dict]:

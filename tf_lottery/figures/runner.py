@@ -15,7 +15,6 @@ import collections
 import dataclasses
 import functools
 import json
-import os
 import shlex
 import sys
 import tempfile
@@ -28,9 +27,10 @@ from tf_lottery.analysis import provenance, tables
 from tf_lottery.config import SettingsError
 from tf_lottery.data.datasets import DataError, resolve_data_dir
 from tf_lottery.execution import distribute, stopping
-from tf_lottery.execution.scheduling import CpuShare, InProcess, list_plan, run_graph
+from tf_lottery.execution import timing
+from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
-from tf_lottery.figures import merging
+from tf_lottery.figures import holdings, merging
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.ledger import seeding
 from tf_lottery.ledger.records import LEDGER, Ledger, LedgerError
@@ -52,13 +52,11 @@ def require_writable(folder: Path, flag: str) -> None:
                             f"folder with {flag}.") from None
 
 
-def cpu_share(options: cli.RunOptions) -> CpuShare | None:
-    """How this command's runs share this machine's cores; None when they train on GPUs, a
-    TPU or a cluster, whose speed this machine's CPU time does not tell."""
-    on_gpu = options.gpus_per_worker or (options.workers == 1 and distribute.visible_gpus())
-    if on_gpu or options.ray_address or options.strategy != "default":
-        return None
-    return CpuShare(os.cpu_count() or 1, options.threads_per_worker)
+def cpu_share(options: cli.RunOptions) -> timing.CpuShare | None:
+    """How this command's runs share this machine's cores (None on GPUs, a TPU or a cluster)."""
+    on_gpu = bool(options.gpus_per_worker or (options.workers == 1 and distribute.visible_gpus()))
+    return timing.cpu_share(options.threads_per_worker, on_gpu,
+                            bool(options.ray_address) or options.strategy != "default")
 
 
 def configure_process(options: cli.RunOptions) -> None:
@@ -234,7 +232,12 @@ def _train_and_report(figure: Figure, options: cli.RunOptions, cfg, strategy, ou
         print(f"{len(restored)} run(s) come from results ledgers, not trained again "
               f"({', '.join(provenance.relative_to_project(p) for p in ledger_folders(out, options.ledgers))})",
               flush=True)
-    graph_options = kind.graph_options(cfg, store, cpu_share(options))
+    def recorded(run) -> dict | None:  # a plan's estimate counts the times the ledgers recorded
+        run_store, key = store.locate(run.key)
+        entry = sources.runs.get((run_store.dir.name, key))
+        return entry and entry.metrics
+
+    graph_options = kind.graph_options(cfg, store, cpu_share(options), recorded)
     if options.plan:
         from_ledger = restored - {r.key for r in runs if getattr(r, "weights", False)}  # flagged: retrained
         list_plan(runs, lambda r: kind.is_stored(store, r) or r.key in from_ledger, options.workers, print,
@@ -265,6 +268,7 @@ def _train_and_report(figure: Figure, options: cli.RunOptions, cfg, strategy, ou
         data_source=data_source_record(source), runs=stats, trained_on=dict(trained_on.most_common()),
         execution=options.execution(),
         wall_seconds=round(time.perf_counter() - started, 1),
+        holds=[s.record() for s in context.settings],
         ledger={"runs": len(ledger), "bytes": ledger_bytes}, **extra)
     print(f"Results in {out} (ledger: {len(ledger)} runs, {sum(ledger_bytes.values()) / 1e6:.1f} MB)")
 
@@ -311,11 +315,31 @@ def earlier_runs(figure: Figure, earlier: merging.EarlierResults | None, ledger:
 def report_context(figure: Figure, cfg, options: cli.RunOptions, ledger: Ledger, runs: list, out: Path,
                    earlier: merging.EarlierResults | None) -> FigureContext:
     """What a report reads: these flags' configurations and runs, with the earlier commands'
-    (--add-to-results) first, all from `ledger`."""
+    (--add-to-results) first, all from `ledger`, each described against its preset."""
     if earlier is not None:
         cfg = earlier.configs + cfg
         runs = list({r.key: r for r in earlier_runs(figure, earlier, ledger) + runs}.values())
-    return FigureContext(figure, cfg, options, figure.kind.report_store(ledger, cfg), runs, out, earlier)
+    store = figure.kind.report_store(ledger, cfg)
+    return FigureContext(figure, cfg, options, store, runs, out, earlier,
+                         describe_settings(figure, cfg, runs, store, options.preset))
+
+
+def describe_settings(figure: Figure, configs: list, runs: list, store, preset: str) -> list:
+    """Each configuration with the runs shown of it, against the configuration its preset
+    gives for the same setting and the runs that one plans."""
+    compared = holdings.compared_fields(figure.variants)
+    published = parse_figure(figure, ["--preset", preset])[1]
+    out = []
+    for cfg in configs:
+        values = holdings.compared_values(cfg, compared)
+        same = [p for p in published if holdings.compared_values(p, compared) == values]
+        reference = same[0] if same else parse_figure(figure, ["--preset", preset, "--model", cfg.training.model])[1][0]
+        shown = [r for r in runs if getattr(r, "cfg", cfg) == cfg]
+        machines = collections.Counter(store.metrics(r.key).get("trained_on", tables.NOT_RECORDED) for r in shown)
+        out.append(holdings.setting(cfg, reference, compared, [getattr(r, "run", r) for r in shown],
+                                    [getattr(r, "run", r) for r in figure_runs(figure, [reference])
+                                     if getattr(r, "cfg", reference) == reference], dict(machines.most_common())))
+    return out
 
 
 def figure_runs(figure: Figure, cfg) -> list:
@@ -363,5 +387,8 @@ def report_only(figure: Figure, options: cli.RunOptions) -> None:
         raise SettingsError(f"--report-only: the ledger of {out} lacks {len(missing)} of the {len(runs)} runs its "
                             f"command reports (first: {missing[0]}); run the command to train them.")
     earlier = load_earlier(figure, out, recorded.preset, cfg) if recorded.add_to_results else None
-    figure.report(report_context(figure, cfg, recorded, ledger, runs, out, earlier))
-    print(f"Rebuilt {out} from its ledger ({len(ledger)} runs); run.json is left as the training wrote it.")
+    context = report_context(figure, cfg, recorded, ledger, runs, out, earlier)
+    record.update(reduced=context.reduced, **figure.report(context), holds=[s.record() for s in context.settings])
+    record_path.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    print(f"Rebuilt {out} from its ledger ({len(ledger)} runs); run.json keeps its training record, with the "
+          "fields the report computes rewritten.")

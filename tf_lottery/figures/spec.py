@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 from tf_lottery import cli
 from tf_lottery.config import TrainingConfig
-from tf_lottery.figures import merging
+from tf_lottery.figures import holdings
 from tf_lottery.models.registry import MODELS, display_name
 
 
@@ -62,7 +62,8 @@ class StudyKind(Protocol):
     def describe(run, metrics: dict) -> str: ...
 
     @staticmethod
-    def graph_options(configs: list, store, cpu=None) -> dict: ...  # run_graph's `timing`, `what`, `dependencies`
+    def graph_options(configs: list, store, cpu=None, recorded=None) -> dict: ...  # run_graph's `timing`, `what`,
+    # `dependencies`; `recorded(run)`: a run's metrics in the results ledgers, for a plan's estimate
 
     @staticmethod
     def check(configs: list, data_dir, store_root, load_data: bool, read_only: bool = False) -> None: ...
@@ -118,7 +119,8 @@ def preset_costs(networks: tuple[str, ...]) -> dict[str, str]:
 
 @dataclass
 class FigureContext:
-    """What a figure's report needs: the configuration, the stored runs, where to write."""
+    """What a figure's report needs: the configurations, the runs as the ledger holds them,
+    where to write, and what they are (`settings`: each configuration against its preset)."""
 
     figure: Figure
     cfg: list  # the configurations reported (one per variant, or the one of a figure without)
@@ -127,6 +129,7 @@ class FigureContext:
     runs: list
     out: Path
     earlier: object = None  # merging.EarlierResults with --add-to-results (then `cfg` holds theirs too)
+    settings: list = field(default_factory=list)  # holdings.Setting of each configuration
 
     @property
     def config(self):
@@ -136,28 +139,9 @@ class FigureContext:
 
     @property
     def reduced(self) -> bool:
-        """Anything but the paper preset as published, by another preset or by flags."""
-        return self.options.preset != "paper" or bool(self.changes)
-
-    @property
-    def changes(self) -> list[str]:
-        """The flags that changed the preset's settings, this command's and, with
-        --add-to-results, those of the earlier commands whose results are shown, each
-        named with its networks when the results come from several commands."""
-        own = cli.changed_text(self.options.changed)
-        if self.earlier is None:
-            return [own] if own else []
-        ours = [c for c in self.cfg if c.run_hash() not in set(self.earlier.run_hashes)]
-        mine = merging.command_changes(ours, self.options.changed, self.figure.variants)
-        return merging.changes(self.earlier, self.figure.variants) + ([mine] if mine else [])
+        """Anything but the paper preset as published: another preset, other settings or fewer runs."""
+        return self.options.preset != "paper" or any(s.differences() for s in self.settings)
 
     @property
     def label(self) -> str:
-        """Figure-title label: the preset, REDUCED unless it is the paper's, and the flags
-        that changed it (CHANGED: the paper protocol with flags is not the paper's)."""
-        preset = "paper protocol" if self.options.preset == "paper" else f"REDUCED: '{self.options.preset}' preset"
-        changes = self.changes
-        if not changes:
-            return preset
-        return f"{'CHANGED: ' if self.options.preset == 'paper' else ''}{preset} with {'; '.join(changes)}"
-
+        return holdings.label(self.options.preset, self.settings)

@@ -25,11 +25,11 @@ import tensorflow as tf
 
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import Dataset
-from tf_lottery.execution import scheduling, stopping
+from tf_lottery.execution import scheduling, stopping, timing
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
 from tf_lottery.lottery.controls import CONTROLS
-from tf_lottery.models.registry import build_model, initial_weights, model_spec
+from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
 from tf_lottery.pruning.strategies import RESETS, PruningPlan, RestartPoints
 from tf_lottery.seeds import derive_seed
@@ -284,7 +284,7 @@ class LotteryExperiment:
         seeds = self.seeds(spec)
         mask, start = self.mask_for(spec), self.start_weights(spec)
         rewind = self.cfg.pruning.rewind_iteration if self._keeps_rewind_point(spec) else None
-        heartbeat = scheduling.Heartbeat(spec.key, self.log)
+        heartbeat = timing.Heartbeat(spec.key, self.log)
         # Not across machines: each would decide by its own clock when to save, and resume
         # from a different step than the others.
         multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -361,7 +361,7 @@ class LotteryExperiment:
         result = self.trainer.train(masks.apply(self.start_weights(spec), mask), mask, stored["order_seed"],
                                     stored["noise_seed"], test_curve=wants_curve,
                                     snapshot_at=self.cfg.pruning.rewind_iteration if "rewind" in missing else None,
-                                    progress=scheduling.Heartbeat(f"{spec.key} ({why})", self.log))
+                                    progress=timing.Heartbeat(f"{spec.key} ({why})", self.log))
         if not _same_curve(stored["curves"], result):
             # Bit-identical on the CPUs tested here; other CPU kinds and GPUs need not be.
             self.log(f"Warning: retraining {spec.key} for its {why} did not reproduce its stored validation curve "
@@ -377,16 +377,10 @@ class LotteryExperiment:
     def run(self, specs: list[RunSpec]) -> dict:
         """Train, in this process, every run in `specs` (plus dependencies) not stored yet."""
         return scheduling.run_graph(with_dependencies(specs), self.is_stored, scheduling.InProcess(self),
-                                    describe_run, self.log, run_timing(self.store, lambda spec: self.cfg))
+                                    describe_run, self.log, timing.store_timing(self.store, lambda spec: self.cfg))
 
     def is_stored(self, spec: RunSpec) -> bool:
         return is_stored(self.store, spec)
-
-    @staticmethod
-    def guess_seconds_per_run(cfg: ExperimentConfig) -> float:
-        """The first time estimate, before a run has been timed on this machine."""
-        return cfg.training.iterations / model_spec(cfg.training.model).cpu_steps_per_second
-
 
 def unpruned_source(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> RunStore | None:
     """A store holding `spec`'s round 0 under other pruning settings (another strategy,
@@ -403,45 +397,6 @@ def copy_source_name(store: RunStore, cfg: ExperimentConfig, spec: RunSpec) -> s
     """The store a run not stored yet will be copied from rather than trained, if any."""
     source = None if store.has(spec.key) else unpruned_source(store, cfg, spec)
     return source and source.dir.name
-
-
-def run_timing(store, cfg_of, cpu: scheduling.CpuShare | None = None, copied_from=None) -> scheduling.Timing:
-    """What the scheduler needs to estimate a study's time, from a store (a RunStore or a
-    SweepStore), `cfg_of(run)` and how the runs share this machine's cores (`cpu`, None when
-    they train elsewhere): each run's first guess less what its checkpoint has done, what
-    stored runs took, where checkpoints resume, which runs another process is training now
-    (their leases), and (`copied_from(run)`) which runs will be copied rather than trained."""
-    def resumes_at(run) -> int | None:
-        return store.checkpointed_at(run.key)
-
-    def guess_seconds(run) -> float:
-        cfg = cfg_of(run)
-        done = resumes_at(run) or 0
-        return LotteryExperiment.guess_seconds_per_run(cfg) * max(0.0, 1 - done / cfg.training.iterations)
-
-    return scheduling.Timing(
-        guess_seconds, seconds_of=functools.partial(measured_seconds, store),
-        cpu_seconds_of=functools.partial(measured_cpu_seconds, store), cpu=cpu, resumes_at=resumes_at,
-        copied_from=copied_from, leased_to=lambda run: store.lease_holder(run.key))
-
-
-def measured_seconds(store, run) -> float | None:
-    """How long a stored run took to train without stalls (None if it diverged and stopped
-    early, or is not in the store: a plan's runs from a ledger); its wall time if it was
-    stored before that was measured."""
-    if not store.has(run.key):
-        return None
-    metrics = store.metrics(run.key)
-    return None if metrics.get("diverged") else metrics.get("steady_seconds") or metrics.get("seconds")
-
-
-def measured_cpu_seconds(store, run) -> float | None:
-    """The CPU time a stored run took (None if it diverged, is not in the store, or was
-    stored before that was recorded)."""
-    if not store.has(run.key):
-        return None
-    metrics = store.metrics(run.key)
-    return None if metrics.get("diverged") else metrics.get("cpu_seconds")
 
 
 def is_stored(store: RunStore, spec: RunSpec) -> bool:
