@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import load_script
-from tf_lottery import cli
+from tf_lottery.presets import changed_text
 from tf_lottery.config import RUN_SCHEMA, ExperimentConfig, StudyConfig, TrainingConfig, identity_hash
 from tf_lottery.figures.merging import split_hashes
 from tf_lottery.figures.lenet import FIG4
@@ -224,5 +224,5 @@ def test_flags_that_change_the_preset_are_named_and_seeds_are_not_changes():
     assert changed(["--rounds", "3", "--control-rounds", "2,3"]) == {}  # the preset's own values
     assert parse(["--iterations", "1000", "--lr-drops", "10,20"])[0].changed == \
         {"--iterations": 1000, "--lr-drops": (10, 20)}
-    assert cli.changed_text({"--lr-drops": (10, 20), "--augment": False, "--oneshot": True}) == \
+    assert changed_text({"--lr-drops": (10, 20), "--augment": False, "--oneshot": True}) == \
         "--lr-drops 10,20 --no-augment --oneshot"

@@ -12,7 +12,7 @@ import tf_keras
 
 from conftest import IN_THIS_PROCESS, without_data
 from tf_lottery.analysis import plots
-from tf_lottery.cli import model_protocol
+from tf_lottery.presets import model_protocol
 from tf_lottery.config import DataConfig, ExperimentConfig, PruningConfig, StudyConfig, TrainingConfig
 from tf_lottery.data.datasets import load_dataset
 from tf_lottery.execution.store import RunStore, StoreMismatch

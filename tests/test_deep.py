@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from conftest import without_data
 from test_conv import SMOKE, parse
-from tf_lottery.cli import model_protocol
+from tf_lottery.presets import model_protocol
 from tf_lottery.config import PruningConfig, TrainingConfig
 from tf_lottery.data.datasets import load_dataset
 from tf_lottery.figures import deep

@@ -1,7 +1,6 @@
-"""Command-line flags generated from the config dataclasses.
-
-A configuration is built in layers: the dataclass defaults, then the chosen model's paper
-protocol (`models/registry.py`), then the figure's preset, then explicit flags.
+"""Command-line flags generated from the config dataclasses, and the options of a run that
+are not configuration (`RunOptions`). The flags' values are composed into configurations
+by `presets.py`: defaults, the network's protocol, the figure's preset, then the flags.
 """
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ import dataclasses
 import math
 import os
 
-from tf_lottery.data.datasets import training_examples
 from tf_lottery.execution.xla import XLA_CHOICES
 from tf_lottery.config import DataConfig, PruningConfig, StudyConfig, TrainingConfig
+from tf_lottery.presets import Epochs, changed_settings, compose, flag, select_variants
 
 SCRATCH_PRESET = "smoke"  # for tests and trying flags: results/smoke by default, freely replaced
 LOTTERY_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "pruning": PruningConfig, "study": StudyConfig}
@@ -49,20 +48,6 @@ class RunOptions:
         return {k: getattr(self, k) for k in self.EXECUTION}
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-@dataclasses.dataclass(frozen=True)
-class Epochs:
-    """A training length given in epochs (`20ep`): iterations once the data set and the
-    batch are known (see `in_iterations`)."""
-    count: float
-
-    def __repr__(self) -> str:
-        return f"{self.count:g}ep"
-
-
 def steps(text: str) -> int | Epochs:
     """A flag counting iterations: `5000` (or `5000it`) iterations, or `20ep` epochs."""
     value = text.strip()
@@ -73,36 +58,6 @@ def steps(text: str) -> int | Epochs:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"not a number of iterations (5000, 5000it) or epochs (20ep): {text!r}")
-
-
-def in_iterations(chosen: dict) -> dict:
-    """`chosen` with its epoch counts turned into iterations: an epoch is (training examples
-    // batch size) steps, as the paper counts VGG-19's 703 (45,000 // 64)."""
-    def has_epochs(value) -> bool:
-        return isinstance(value, Epochs) or (isinstance(value, tuple) and any(isinstance(v, Epochs) for v in value))
-
-    if not any(map(has_epochs, chosen.values())):
-        return chosen
-    dataset, batch = chosen.get("dataset", DataConfig.dataset), chosen.get("batch_size", TrainingConfig.batch_size)
-    examples = training_examples(dataset, chosen.get("validation_size", DataConfig.validation_size),
-                                 chosen.get("max_examples", 0))
-    if examples is None:
-        raise ValueError(f"Epochs (e.g. 20ep) need the size of {dataset}'s training set, which is not known here: "
-                         f"give iterations.")
-    per_epoch = examples // batch if batch > 0 else 0
-    if per_epoch < 1:
-        raise ValueError(f"An epoch of {examples} training examples at batch {batch} has no whole step: give iterations.")
-
-    def convert(value):
-        return round(value.count * per_epoch) if isinstance(value, Epochs) else value
-
-    out = {k: tuple(map(convert, v)) if isinstance(v, tuple) else convert(v) for k, v in chosen.items()}
-    every = out.get("eval_every", TrainingConfig.eval_every)
-    if isinstance(chosen.get("iterations"), Epochs) and out["iterations"] % every:
-        raise ValueError(f"--iterations {chosen['iterations']!r} is {out['iterations']:,} iterations ({examples:,} "
-                         f"training examples // batch {batch} = {per_epoch} per epoch), which evaluations every "
-                         f"{every} do not divide: give iterations, a multiple of --eval-every.")
-    return out
 
 
 def _parse_list(kind: str, counts_steps: bool = False):
@@ -145,7 +100,7 @@ def add_config_flags(parser: argparse.ArgumentParser, sections: dict[str, type])
                 kw["type"] = finite_float if isinstance(f.default, float) else type(f.default)
                 if "choices" in meta:
                     kw["choices"] = meta["choices"]
-            group.add_argument(_flag(f.name), dest=f.name, **kw)
+            group.add_argument(flag(f.name), dest=f.name, **kw)
     parser.add_argument("--seed", type=int, default=None, help="Base seed of every derived seed (default: 0).")
 
 
@@ -221,10 +176,13 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
     options = _options(parser, args)
     explicit = {k: v for k, v in args.items() if v is not None}
     defaults = {f.name: f.default for cls in sections.values() for f in dataclasses.fields(cls)}
-    chosen_variants, explicit = _select_variants(parser, variants, explicit, defaults)
+    try:
+        chosen_variants, explicit = select_variants(variants, explicit, defaults)
+    except ValueError as e:
+        parser.error(str(e))
 
     def build(variant: dict):
-        cfg = make(*_section_values(sections, presets[options.preset], variant, explicit, defaults, protocol))
+        cfg = make(*compose(sections, presets[options.preset], variant, explicit, defaults, protocol))
         if hasattr(cfg, "validate"):
             cfg.validate()
         return cfg
@@ -233,7 +191,7 @@ def parse_config(argv, description: str, sections: dict[str, type], presets: dic
         configs = [build(v) for v in chosen_variants or [{}]]
     except (ValueError, TypeError) as e:
         parser.error(str(e))
-    options.changed = _changed_settings(sections, presets[options.preset], chosen_variants or [{}], explicit,
+    options.changed = changed_settings(sections, presets[options.preset], chosen_variants or [{}], explicit,
                                         defaults, protocol)
     return options, configs
 
@@ -285,108 +243,4 @@ def _options(parser: argparse.ArgumentParser, args: dict) -> RunOptions:
         options.results = "results/smoke" if options.preset == SCRATCH_PRESET else "results"
     return options
 
-
-def _select_variants(parser, variants: tuple, explicit: dict, defaults: dict) -> tuple[list, dict]:
-    """The variants the explicit flags select, and the explicit values left to apply to them.
-
-    On a field the variants set, a flag selects variants: one value, or several (a,b). A
-    variant that does not set the field has its default (--warmup-iterations 0: no warmup).
-    """
-    compared = {k for v in variants for k in v}
-    selected = {k: set(v.split(",")) if isinstance(v, str) else {v} for k, v in explicit.items() if k in compared}
-    chosen = [v for v in variants if all(v.get(k, defaults.get(k)) in values for k, values in selected.items())]
-    if variants and not chosen:
-        parser.error(f"This figure compares {', '.join(_flag(k) for k in sorted(compared))} over "
-                     f"{'; '.join(', '.join(f'{k}={v[k]}' for k in v) for v in variants)}; "
-                     f"{', '.join(f'{_flag(k)} {explicit[k]}' for k in selected)} selects none of them.")
-    return chosen, {k: v for k, v in explicit.items() if k not in selected}
-
-
-def _section_values(sections: dict[str, type], preset: dict, variant: dict, explicit: dict, defaults: dict,
-                    protocol) -> tuple[dict, int]:
-    """(section name -> its config instance, seed): the model's protocol, overridden by the
-    preset (its per-model values included), the variant and the explicit flags, in that order."""
-    preset = dict(preset)
-    per_model = preset.pop("per_model", {})
-    model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
-    asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
-    if "rounds" in explicit and "control_rounds" not in explicit and "control_rounds" in asked:
-        asked["control_rounds"] = _controls_within(asked["control_rounds"], explicit["rounds"])
-    scale = asked.pop("scale_iterations", None)
-    dropout_scale = asked.pop("scale_dropout_iterations", scale)
-    scale = dropout_scale if asked.get("dropout", 0.0) > 0 else scale
-    protocol_values = protocol(asked)
-    chosen = in_iterations({**protocol_values, **asked})
-    if "iterations" in defaults:  # the sections' own default: XOR's is not Lenet's
-        chosen.update(_scaled_schedule(chosen, protocol_values.get("iterations", defaults["iterations"]),
-                                       None if "iterations" in explicit else scale, explicit))
-    built = {section: cls(**{f.name: chosen[f.name] for f in dataclasses.fields(cls)
-                             if f.name in chosen and f.name != "seed"})
-             for section, cls in sections.items()}
-    return built, chosen.get("seed", 0)
-
-
-# Which draw of the protocol, not what the protocol is: a seed is no change to a preset.
-SEED_FIELDS = ("seed", "split_seed")
-
-
-def _changed_settings(sections: dict[str, type], preset: dict, variants: list, explicit: dict, defaults: dict,
-                      protocol) -> dict:
-    """{flag: value} of the explicit flags that change a setting of the preset (for any
-    variant), so that results label and record what they are not: the preset as published.
-    Seeds and fields that never change results are not changes; nor is a flag giving the
-    preset's own value."""
-    changed = {}
-    for variant in variants:
-        given, _ = _section_values(sections, preset, variant, explicit, defaults, protocol)
-        preset_values, _ = _section_values(sections, preset, variant, {}, defaults, protocol)
-        for section, values in given.items():
-            for f in dataclasses.fields(values):
-                value = getattr(values, f.name)
-                if (f.name in explicit and f.name not in SEED_FIELDS and f.metadata.get("identity", True)
-                        and value != getattr(preset_values[section], f.name)):
-                    changed[_flag(f.name)] = value
-    return changed
-
-
-def changed_text(changed: dict) -> str:
-    """`{"--rounds": 1, "--augment": False}` as the flags read: `--rounds 1 --no-augment`."""
-    def one(flag: str, value) -> str:
-        if isinstance(value, bool):
-            return flag if value else flag.replace("--", "--no-", 1)
-        return f"{flag} {','.join(map(str, value)) if isinstance(value, (tuple, list)) else value}"
-
-    return " ".join(one(flag, value) for flag, value in changed.items())
-
-
-def _controls_within(control_rounds: tuple, rounds: int) -> tuple:
-    """A preset's control rounds under a smaller --rounds: those within it, else the last round
-    (a preset puts its controls at its smallest Pm); none for --rounds 0."""
-    return tuple(r for r in control_rounds if r <= rounds) or ((rounds,) if rounds else ())
-
-
-def _scaled_schedule(chosen: dict, full: int, scale: float | None, explicit: dict) -> dict:
-    """A faithful shortening of a protocol of `full` iterations: to `scale` of them (whole
-    evaluations) if given, else to the iterations chosen; the learning-rate drops and warmup
-    (the protocol's, or the figure's, in its units) at the same fractions of training,
-    unless given as flags."""
-    iterations = chosen.get("iterations", full)
-    if scale:
-        every = chosen.get("eval_every", TrainingConfig.eval_every)
-        iterations = max(1, round(full * scale / every)) * every
-    factor, out = iterations / full, {"iterations": iterations}
-    if "lr_drops" not in explicit:
-        out["lr_drops"] = tuple(round(d * factor) for d in chosen.get("lr_drops", ()))
-    if "warmup_iterations" not in explicit:
-        out["warmup_iterations"] = round(chosen.get("warmup_iterations", 0) * factor)
-    return out
-
-
-def model_protocol(asked: dict) -> dict:
-    """The paper protocol of the model asked for (or the default model), in its dropout
-    variant if dropout is asked for."""
-    from tf_lottery.models.registry import model_spec
-
-    spec = model_spec(asked.get("model", TrainingConfig.model))
-    return {**spec.protocol, **(spec.dropout_protocol if asked.get("dropout", 0.0) > 0 else {})}
 

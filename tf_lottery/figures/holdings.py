@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tf_lottery.cli import SEED_FIELDS, changed_text
+from tf_lottery.presets import SEED_FIELDS, changed_text, flag
 from tf_lottery.lottery.experiment import RunSpec
 from tf_lottery.models.registry import display_name
 
@@ -49,7 +49,7 @@ def differences(cfg, reference) -> dict:
         if dataclasses.is_dataclass(value):
             out.update(differences(value, other))
         elif value != other:
-            out["--" + f.name.replace("_", "-")] = value
+            out[flag(f.name)] = value
     return out
 
 

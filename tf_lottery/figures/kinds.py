@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from tf_lottery import cli
+from tf_lottery import cli, presets
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import load_for
 from tf_lottery.execution.timing import Timing, store_timing
@@ -40,7 +40,7 @@ class LotteryKind:
     def make_config(sections, seed):
         return ExperimentConfig(**sections, seed=seed)
 
-    protocol = staticmethod(cli.model_protocol)
+    protocol = staticmethod(presets.model_protocol)
     executor = staticmethod(lottery_executor)
     with_dependencies = staticmethod(with_dependencies)
     is_stored = staticmethod(is_stored)

@@ -33,6 +33,7 @@ from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
 from tf_lottery.figures import holdings, merging
 from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.ledger import seeding
+from tf_lottery.presets import changed_text
 from tf_lottery.ledger.records import LEDGER, Ledger, LedgerError
 from tf_lottery.training.checkpoint import StopRequested
 
@@ -113,7 +114,7 @@ def check_results_folder(out: Path, presets: dict, options: cli.RunOptions, cfg:
                                   f"{len(selected)}. {where}")
         raise ResultsInTheWay(f"{out} holds results of other settings (run hash {', '.join(sorted(held - selected))}) "
                               f"than these flags select. {where}")
-    was, asked = cli.changed_text(record.get("changed_flags", {})), cli.changed_text(options.changed)
+    was, asked = changed_text(record.get("changed_flags", {})), changed_text(options.changed)
     if "changed_flags" in record and was != asked:  # e.g. a shorter --rounds over the full preset's results
         raise ResultsInTheWay(f"{out} holds results of the '{old}' preset {f'with {was}' if was else 'as published'}, "
                               f"these flags ask for it {f'with {asked}' if asked else 'as published'}. Write them "
@@ -179,7 +180,7 @@ def _run_figure(figure: Figure, options: cli.RunOptions, cfg) -> None:
         if not options.plan:  # a plan writes no results
             raise
         print(f"Note: without --plan this would stop here: {e}", flush=True)
-    changed = cli.changed_text(options.changed)
+    changed = changed_text(options.changed)
     print(f"{figure.name}: preset '{options.preset}'{f' with {changed}' if changed else ''}, run hash "
           f"{run_hash_text(cfg)}, {options.workers} worker(s)", flush=True)
     configure_process(options)
