@@ -5,11 +5,11 @@ from dataclasses import dataclass
 import pytest
 
 from tf_lottery.lottery.experiment import RunSpec, plan
-from tf_lottery.execution import stopping
+from tf_lottery import stopping
 from tf_lottery.execution.scheduling import RunFailed, RunGraph, list_plan, run_graph
 from tf_lottery.execution.timing import CpuShare, Heartbeat, Timing
 from tf_lottery.execution.store import TrainedElsewhere
-from tf_lottery.training.checkpoint import StopRequested
+from tf_lottery.stopping import StopRequested
 
 from conftest import tiny_config
 

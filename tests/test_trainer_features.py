@@ -21,7 +21,8 @@ from tf_lottery.models import registry
 from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
 from tf_lottery.training.augment import PAD, pad_crop_flip
-from tf_lottery.training.checkpoint import Checkpoint, StopRequested
+from tf_lottery.stopping import StopRequested
+from tf_lottery.training.checkpoint import Checkpoint
 from tf_lottery.training.schedules import StepWarmup
 from tf_lottery.training import trainer as trainer_module
 from tf_lottery.training.trainer import Trainer, steady_seconds, trained_by, where_trained

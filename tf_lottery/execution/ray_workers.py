@@ -4,7 +4,7 @@ Each worker is a Ray actor that builds its own executor (data, model, compiled l
 with its own thread limit, then trains the runs it is given into the shared store. If a
 worker process dies, a new worker replaces it and the run it was training is submitted
 again; runs already stored are never redone. When a signal asks the driver to stop
-(execution/stopping.py), it asks its busy workers, whose runs save their progress.
+(stopping.py), it asks its busy workers, whose runs save their progress.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from typing import Callable
 
 import tf_lottery
 from tf_lottery.config import SettingsError
-from tf_lottery.execution import stopping
+from tf_lottery import stopping
 from tf_lottery.execution.scheduling import RunFailed
-from tf_lottery.training.checkpoint import StopRequested
+from tf_lottery.stopping import StopRequested
 
 
 class _Worker:

@@ -15,10 +15,10 @@ import math
 import time
 from typing import Callable, Protocol, Sequence
 
-from tf_lottery.execution import stopping
+from tf_lottery import stopping
 from tf_lottery.execution.store import TrainedElsewhere, describe_holder
 from tf_lottery.execution.timing import Timing, duration, estimate
-from tf_lottery.training.checkpoint import StopRequested
+from tf_lottery.stopping import StopRequested
 
 ASK_AGAIN_AFTER = 30.0  # seconds, for a run another process is training
 
@@ -133,7 +133,7 @@ def run_graph(runs: Sequence[Run], stored: Callable[[object], bool], backend: Ba
     `what` names the runs in the estimate ("runs" by default); `dependencies(run)` lists the
     runs a run reads (by default `run.dependencies()`). If a run raises, no new run starts;
     runs already in progress finish and are stored, then the error propagates. After a stop
-    is asked for (execution/stopping.py) no new run starts either, and `StopRequested`
+    is asked for (stopping.py) no new run starts either, and `StopRequested`
     propagates once the runs in training saved their progress.
     """
     graph = RunGraph(runs, stored, dependencies)

@@ -7,7 +7,7 @@ the figure needs that are not stored (in this process or on Ray workers), then l
 figure write its tables, plots and comparison, and writes `run.json`. User errors (bad
 data, a mismatched store, results of a larger preset in the way) print one clear message
 and exit with status 2, without a traceback. SIGTERM or Ctrl-C stops the study cleanly
-(execution/stopping.py): exit status 128 + the signal's number, resumable.
+(stopping.py): exit status 128 + the signal's number, resumable.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from tf_lottery import cli, machine
 from tf_lottery.analysis import provenance, tables
 from tf_lottery.config import SettingsError
 from tf_lottery.data.datasets import DataError, resolve_data_dir
-from tf_lottery.execution import distribute, stopping
+from tf_lottery import stopping
+from tf_lottery.execution import distribute
 from tf_lottery.execution import timing
 from tf_lottery.execution.scheduling import InProcess, list_plan, run_graph
 from tf_lottery.execution.store import StoreCorrupt, StoreMismatch
@@ -35,7 +36,7 @@ from tf_lottery.figures.spec import Figure, FigureContext
 from tf_lottery.ledger import seeding
 from tf_lottery.presets import changed_text
 from tf_lottery.ledger.records import LEDGER, Ledger, LedgerError
-from tf_lottery.training.checkpoint import StopRequested
+from tf_lottery.stopping import StopRequested
 
 class ResultsInTheWay(ValueError):
     """The results folder holds results of a larger preset, or of settings the flags do not select."""

@@ -25,7 +25,8 @@ import tensorflow as tf
 
 from tf_lottery.config import ExperimentConfig
 from tf_lottery.data.datasets import Dataset
-from tf_lottery.execution import scheduling, stopping, timing
+from tf_lottery import stopping
+from tf_lottery.execution import scheduling, timing
 from tf_lottery.execution.store import RunStore
 from tf_lottery.execution.xla import use_xla
 from tf_lottery.lottery.controls import CONTROLS

@@ -21,25 +21,13 @@ import numpy as np
 class Checkpoint:
     """Where one run keeps its progress: `load()` gives the saved (arrays, meta) or None,
     `save(arrays, meta)` replaces it whole; `resumed(step)` is told when a run resumes.
-    When `stop_requested()` turns true (see execution/stopping.py) the run saves its
+    When `stop_requested()` turns true (see stopping.py) the run saves its
     progress after its current chunk of steps and raises `StopRequested`."""
     load: Callable[[], tuple[dict[str, np.ndarray], dict] | None]
     save: Callable[[dict[str, np.ndarray], dict], None]
     every_seconds: float = 600.0
     resumed: Callable[[int], None] = lambda step: None
     stop_requested: Callable[[], bool] = lambda: False
-
-
-class StopRequested(Exception):
-    """A stop was asked for: `step` is where the run in training saved its progress, None
-    where no run was training."""
-
-    def __init__(self, step: int | None = None):
-        super().__init__("stopped on request" + (f" at iteration {step:,}" if step is not None else ""))
-        self.step = step
-
-    def __reduce__(self):  # from a Ray worker to its driver
-        return StopRequested, (self.step,)
 
 
 def run_digest(start_weights: dict, mask: dict, **settings) -> str:

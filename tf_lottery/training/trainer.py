@@ -46,7 +46,8 @@ from tf_lottery.models import keras_masks
 from tf_lottery.models.layers import RunSeededDropout, reset_random_state
 from tf_lottery.pruning import masks
 from tf_lottery.training.augment import pad_crop_flip
-from tf_lottery.training.checkpoint import Checkpoint, StopRequested, run_digest
+from tf_lottery.stopping import StopRequested
+from tf_lottery.training.checkpoint import Checkpoint, run_digest
 from tf_lottery.training.schedules import optimizer_for
 
 # Random ops that draw from the process-wide state (held by their kernels, seeded by

@@ -4,7 +4,7 @@ A preempted cloud VM or TPU, a batch scheduler's time limit and `kill` send SIGT
 user at a terminal Ctrl-C. By default either ends the process at once and a run in
 training loses what it did since its last periodic checkpoint (up to 10 minutes). Inside
 `handling_signals()` the first signal only asks: the run in training saves its progress
-after its current chunk of steps and raises `checkpoint.StopRequested`, no new run starts,
+after its current chunk of steps and raises `StopRequested`, no new run starts,
 and the script exits with 128 + the signal's number; the same command resumes. A second
 signal stops at once. Ray workers are asked by their driver (see ray_workers.py).
 """
@@ -14,6 +14,19 @@ import contextlib
 import signal
 import sys
 import threading
+
+class StopRequested(Exception):
+    """A stop was asked for: `step` is where the run in training saved its progress, None
+    where no run was training."""
+
+    def __init__(self, step: int | None = None):
+        super().__init__("stopped on request" + (f" at iteration {step:,}" if step is not None else ""))
+        self.step = step
+
+    def __reduce__(self):  # from a Ray worker to its driver
+        return StopRequested, (self.step,)
+
+
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _received: list[int] = []  # the signals that asked to stop, in this process
