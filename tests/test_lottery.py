@@ -117,7 +117,7 @@ def test_oneshot_mask_has_the_trunk_counts_but_its_own_positions(study):
 
 def test_summary_has_the_required_columns_and_recorded_seeds(study):
     experiment, specs, _ = study
-    summary = tables.summary_table(experiment.store, specs)
+    summary = tables.summary_table(experiment.store, specs, experiment.cfg)
     required = {"strategy", "control", "trial", "round", "pm", "early_stop_iter", "test_acc_early_stop",
                 "train_acc_early_stop", "test_acc_end", "train_acc_end"}
     assert required <= set(summary.columns)
@@ -162,8 +162,8 @@ def test_interrupted_study_resumes_to_the_same_tables(small_mnist, tmp_path, stu
         a, b = store.arrays(key, "mask"), reference.store.arrays(key, "mask")
         assert all(np.array_equal(a[n], b[n]) for n in a)
     drop = ["seconds"]
-    pd.testing.assert_frame_equal(tables.summary_table(store, specs).drop(columns=drop),
-                                  tables.summary_table(reference.store, specs).drop(columns=drop))
+    pd.testing.assert_frame_equal(tables.summary_table(store, specs, experiment.cfg).drop(columns=drop),
+                                  tables.summary_table(reference.store, specs, experiment.cfg).drop(columns=drop))
 
 
 @pytest.mark.slow

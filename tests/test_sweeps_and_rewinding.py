@@ -44,8 +44,8 @@ def test_a_sweep_trains_every_configuration_in_one_graph_into_their_own_stores(s
                               log=lambda *_: None)
     alone.run(plan(alone_cfg))
     drop = ["seconds"]
-    pd.testing.assert_frame_equal(tables.summary_table(store.store_of(alone_cfg), plan(alone_cfg)).drop(columns=drop),
-                                  tables.summary_table(alone.store, plan(alone_cfg)).drop(columns=drop))
+    pd.testing.assert_frame_equal(tables.summary_table(store.store_of(alone_cfg), plan(alone_cfg), alone_cfg).drop(columns=drop),
+                                  tables.summary_table(alone.store, plan(alone_cfg), alone_cfg).drop(columns=drop))
 
 
 def test_in_a_sweep_round_0_waits_for_the_same_round_0_under_other_pruning_settings(tmp_path):

@@ -210,7 +210,7 @@ def test_a_diverged_run_is_stored_as_a_result_and_the_study_goes_on(small_mnist,
     experiment = LotteryExperiment(cfg, small_mnist, RunStore(tmp_path, "lenet", cfg), log=lambda *_: None)
     specs = plan(cfg)
     assert experiment.run(specs)["trained"] == len(specs)
-    summary = tables.summary_table(experiment.store, specs)
+    summary = tables.summary_table(experiment.store, specs, cfg)
     assert summary["diverged"].all() and summary["test_acc_end"].isna().all()
     later = experiment.store.metrics(RunSpec(0, "iterative", 2).key)
     assert later["diverged_because"] == "builds on trial0/iterative/round01/ticket, which diverged"

@@ -1,7 +1,9 @@
 """Seaborn figures in the paper's layout, drawn from the tidy tables (never during training).
 
 Pm axes are logarithmic and decrease to the right; lines show the mean over trials (and
-reinits) with min/max error bars.
+reinits) with min/max error bars; titles say over how many trials. Runs are coloured as the
+paper colours them (blue winning tickets, orange random reinitialization, green random
+sparse networks; controls dashed); legends sit below the panels, outside the data.
 """
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ import seaborn as sns  # noqa: E402
 LINE_ORDER = ["Winning ticket (iterative)", "Random reinit (iterative)",
               "Winning ticket (oneshot)", "Random reinit (oneshot)"]
 _LABEL = {"ticket": "Winning ticket", "reinit": "Random reinit"}
+# The paper's colours, by kind of run (summary column `run`, or Figure 4's lines).
+RUN_COLORS = {"winning ticket": "tab:blue", "random reinit": "tab:orange", "random sparse": "tab:green",
+              "Strategy 2 ticket": "tab:red", "Winning ticket (iterative)": "tab:blue",
+              "Random reinit (iterative)": "tab:orange", "Winning ticket (oneshot)": "tab:purple",
+              "Random reinit (oneshot)": "tab:brown"}
 FIG4_PANELS = [
     ("early_stop_iter", "Early-stop iteration (val.)"),
     ("test_acc_early_stop", "Test accuracy at early stop"),
@@ -62,27 +69,48 @@ def figure4(summary: pd.DataFrame, path: Path, title: str) -> None:
     metric_vs_pm(df, FIG4_PANELS, path, title, hue_order=[l for l in LINE_ORDER if l in set(df["line"])])
 
 
-def _suptitle(fig, title: str) -> None:
-    """The figure's title, wrapped to its width: labels naming changed flags run long."""
+def _suptitle(fig, title: str, df: pd.DataFrame | None = None) -> None:
+    """The figure's title, with the number of trials it averages, wrapped to its width."""
+    if df is not None and "trial" in df:
+        trials = df["trial"].nunique()
+        title = f"{title}; {trials} trial{'s' if trials != 1 else ''}"
     fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 12), break_on_hyphens=False), fontsize=10)
+
+
+def _legend_below(fig, ax) -> None:
+    """The legend of `ax`, below the panels, where it covers no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=7, frameon=False)
+
+
+def _layout(fig, legend_rows: int = 1) -> None:
+    fig.tight_layout(rect=(0, 0.04 + 0.05 * legend_rows, 1, 1))
+
+
+def _palette(values, hue: str):
+    return {v: RUN_COLORS[v] for v in values if v in RUN_COLORS} if hue in ("line", "run") else None
 
 
 def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "line", style: str | None = None,
                  hue_order=None, style_order=None) -> None:
     """One panel per (column, label) of `panels`: mean over trials against Pm, one line per
     `hue` value (dashed by `style`), min/max bars."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
     axes = axes[0]
+    hues = hue_order or list(dict.fromkeys(df[hue]))
     for ax, (column, label) in zip(axes, panels):
         sns.lineplot(data=df, x="pm", y=column, hue=hue, hue_order=hue_order, style=style, style_order=style_order,
-                     marker="o", markersize=4,
+                     palette=_palette(hues, hue), marker="o", markersize=4,
                      errorbar=("pi", 100), err_style="bars", estimator="mean", ax=ax, legend=ax is axes[0])
         _pm_axis(ax, df["pm"])
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, title=None)
-    _suptitle(fig, title)
-    fig.tight_layout()
+    _legend_below(fig, axes[0])
+    _suptitle(fig, title, df)
+    _layout(fig, 1 + len(axes[0].get_legend_handles_labels()[1]) // 5)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -90,18 +118,20 @@ def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "l
 def per_network(df: pd.DataFrame, column: str, label: str, path: Path, title: str) -> None:
     """One panel per network: `column` against Pm, one line per control (Figure 14)."""
     networks = list(dict.fromkeys(df["network"]))
-    fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 4.2), squeeze=False)
+    runs = [r for r in RUN_COLORS if r in set(df["run"])]
     for ax, network in zip(axes[0], networks):
         sel = df[df["network"] == network]
-        sns.lineplot(data=sel, x="pm", y=column, hue="run", marker="o", markersize=4, errorbar=("pi", 100),
-                     err_style="bars", estimator="mean", ax=ax)
+        sns.lineplot(data=sel, x="pm", y=column, hue="run", hue_order=runs, style="run", style_order=runs,
+                     palette=_palette(runs, "run"), marker="o", markersize=4, errorbar=("pi", 100), err_style="bars",
+                     estimator="mean", ax=ax, legend=ax is axes[0][0])
         _pm_axis(ax, sel["pm"])
         ax.set_title(network, fontsize=9)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, title=None)
-    _suptitle(fig, title)
-    fig.tight_layout()
+    _legend_below(fig, axes[0][0])
+    _suptitle(fig, title, df)
+    _layout(fig)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -126,9 +156,12 @@ def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Pat
         ax.set_ylabel(ylabel)
         if metric.endswith("acc"):
             ax.set_ylim(0.94, 0.99)  # the paper's range; early low accuracies fall outside
+        else:  # losses: the range of the minima, where the lines separate
+            lowest = df[metric].groupby([df["round"], df["iteration"]]).mean().min()
+            ax.set_ylim(lowest * 0.9, lowest * 1.8)
         ax.grid(alpha=0.3)
         ax.legend(title="Pm (%)", fontsize=7)
-    _suptitle(fig, title)
+    _suptitle(fig, title, df)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

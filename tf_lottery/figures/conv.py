@@ -84,7 +84,7 @@ def report_fig6(ctx: FigureContext) -> dict:
     summary.to_csv(ctx.out / "summary.csv", index=False)
     plots.metric_vs_pm(summary, FIG5_PANELS[:2], ctx.out / "fig6_conv_dropout.png",
                        f"{networks(summary)}: winning tickets with and without dropout ({label(ctx)})", hue="network",
-                       style="training")
+                       style="training", style_order=sorted(set(summary["training"]), key=lambda s: s != "no dropout"))
     return {**study_record(ctx, summary),
             **write_comparison(ctx, summary, dropout_claims(models_in(summary)),
                                "Figure 6 (dropout): paper vs reproduction",

@@ -76,8 +76,15 @@ def all_with_curves(controls):
 
 
 # -- reports -------------------------------------------------------------------------------------
-def _panels(model: str, metric: str, label_text: str):
-    return [(f"{metric}_acc_{name}", f"{label_text} at {name} iterations") for name, _ in CHECKPOINTS[model]]
+def _panels(summary, model: str, metric: str, label_text: str):
+    """One panel per checkpoint, titled with the iterations trained where they are not the paper's."""
+    panels = []
+    for name, paper_iteration in CHECKPOINTS[model]:
+        read = sorted(set(summary[f"iteration_{name}"].dropna().astype(int)))
+        at = f"{name} iterations" if read == [paper_iteration] else \
+            f"{', '.join(f'{i:,}' for i in read)} iterations (paper: {name})"
+        panels.append((f"{metric}_acc_{name}", f"{label_text} at {at}"))
+    return panels
 
 
 def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accuracy"),)) -> dict:
@@ -89,12 +96,21 @@ def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accur
     for model in models:
         sel = summary[summary["model"] == model]
         for metric, text in metrics:
-            plots.metric_vs_pm(sel, _panels(model, metric, text), ctx.out / f"{ctx.figure.name}_{model}_{metric}.png",
+            plots.metric_vs_pm(sel, _panels(sel, model, metric, text), ctx.out / f"{ctx.figure.name}_{model}_{metric}.png",
                                f"{display_name(model)} on CIFAR-10, {title} ({label(ctx)})", hue="setting", style="run",
-                               style_order=run_order(sel))
+                               hue_order=setting_order(sel), style_order=run_order(sel))
     return {**study_record(ctx, summary), "checkpoints": {m: CHECKPOINTS[m] for m in models},
             **write_comparison(ctx, summary, [c for m in models for c in claims(m)],
                                f"{title}: paper vs reproduction ({networks(summary)})", ctx.figure.name + ".py")}
+
+
+def setting_order(summary) -> list[str]:
+    """Settings in one order in every figure, so that a setting's role keeps its colour
+    across Figures 7 and 8: without warmup by falling learning rate, then with warmup."""
+    settings = summary.drop_duplicates("setting")
+    return list(settings.sort_values(["warmup_iterations", "learning_rate", "scope"],
+                                     key=lambda s: (s > 0) if s.name == "warmup_iterations" else
+                                     (-s if s.name == "learning_rate" else s))["setting"])
 
 
 def _figure(name: str, description: str, variants, title: str, claims, controls=("ticket", "reinit"),

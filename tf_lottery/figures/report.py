@@ -7,6 +7,7 @@ import pandas as pd
 from tf_lottery.analysis import claims as engine
 from tf_lottery.analysis.claims import Claim
 from tf_lottery.figures.spec import FigureContext
+from tf_lottery.paper.noise import noise
 
 LABEL = {"ticket": "winning ticket", "reinit": "random reinit", "random": "random sparse", "reset": "Strategy 2 ticket"}
 
@@ -43,11 +44,11 @@ def note(ctx: FigureContext, script: str, summary: pd.DataFrame) -> str:
             + ("The CIFAR-10 copy is JPEG re-encoded (lossy): absolute accuracies are not comparable with the "
                "paper's, trends are. " if lossy else "")
             + "Gains are in accuracy points against the same trial's unpruned network. "
-            + engine.__doc__.split(chr(10) * 2)[1].strip())
+            + engine.RULES)
 
 
 def write_comparison(ctx: FigureContext, summary: pd.DataFrame, claims: list[Claim], title: str, script: str) -> dict:
-    return engine.write_comparison(ctx.out, summary, claims, title, note(ctx, script, summary))
+    return engine.write_comparison(ctx.out, summary, claims, title, note(ctx, script, summary), noise)
 
 
 def study_record(ctx: FigureContext, summary: pd.DataFrame) -> dict:
