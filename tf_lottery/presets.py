@@ -82,6 +82,9 @@ def compose(sections: dict[str, type], preset: dict, variant: dict, explicit: di
     preset = dict(preset)
     per_model = preset.pop("per_model", {})
     model = explicit.get("model", variant.get("model", preset.get("model", TrainingConfig.model)))
+    if per_model and model not in per_model:
+        raise ValueError(f"This preset has no settings for {model} (it has them for {', '.join(per_model)}): choose "
+                         f"another preset, or networks it has.")
     asked = {**preset, **per_model.get(model, {}), **variant, **explicit}
     if "rounds" in explicit and "control_rounds" not in explicit and "control_rounds" in asked:
         asked["control_rounds"] = controls_within(asked["control_rounds"], explicit["rounds"])

@@ -87,7 +87,7 @@ class Figure:
 
     def __post_init__(self):
         if self.presets is None:
-            object.__setattr__(self, "presets", model_presets())
+            object.__setattr__(self, "presets", model_presets(self.networks))
         if self.preset_cost is None:
             object.__setattr__(self, "preset_cost", preset_costs(self.networks))
 
@@ -97,18 +97,25 @@ class Figure:
         return tuple(dict.fromkeys(v["model"] for v in self.variants if "model" in v)) or (TrainingConfig.model,)
 
 
-def model_presets() -> dict[str, dict]:
-    """Presets by name, each holding every registered network's own values (`per_model`):
-    the flags' network takes its own."""
-    names = dict.fromkeys(name for spec in MODELS.values() for name in spec.presets)
+def model_presets(networks: tuple[str, ...] = tuple(MODELS)) -> dict[str, dict]:
+    """The presets of these networks by name, largest first as each network lists them,
+    each holding every registered network's own values (`per_model`): the flags' network
+    takes its own."""
+    order: list[str] = []
+    for m in networks:
+        before = -1
+        for name in MODELS[m].presets:
+            if name not in order:
+                order.insert(before + 1, name)
+            before = order.index(name)
     return {name: {"per_model": {m: spec.presets[name] for m, spec in MODELS.items() if name in spec.presets}}
-            for name in names}
+            for name in order}
 
 
 def preset_costs(networks: tuple[str, ...]) -> dict[str, str]:
     """What each preset costs, per network, networks of one text named together."""
     costs = {}
-    for name in model_presets():
+    for name in model_presets(networks):
         texts = {}
         for m in networks:
             texts.setdefault(MODELS[m].preset_cost.get(name, "-"), []).append(display_name(m))

@@ -35,6 +35,13 @@ PRESETS: dict[str, dict] = {
     # The paper: 5 trials, 3 reinits per ticket, 2 random sparse networks per trial (10 per
     # level), iterative pruning to Pm of about 1-4%.
     "paper": {"trials": 5, "rounds": 20, "reinits": 3, "random_sparse": 2, "oneshot": False},
+    # REDUCED, and iterative as the paper's: one trial; half the paper's iterations (Conv-2
+    # 10K: the unpruned network's minimum validation loss lies near 5K), a quarter of the
+    # dropout protocol's; the paper's rates every round, down to the Pm of the paper's
+    # claims (`PAPER_RATES_ROUNDS`); a random reinit and a random sparse network at the
+    # rounds where Figures 5 and 1 compare them. Taken over several sittings (the ledger).
+    "paper-rates": {"trials": 1, "scale_iterations": 0.5, "scale_dropout_iterations": 0.25, "reinits": 1,
+                    "random_sparse": 1, "oneshot": False},
     # REDUCED (docs/figures.md): one trial; 3/10 of the paper's iterations (Conv-2 6K,
     # Conv-4 7.5K, Conv-6 9K), which keeps the unpruned Conv-2's minimum validation loss
     # (at 5.2K in an 8K probe) inside the run; with dropout 15/100 of the dropout protocol's
@@ -50,6 +57,10 @@ PRESETS: dict[str, dict] = {
               "max_examples": 100, "rounds": 1, "control_rounds": (1,), "reinits": 1, "random_sparse": 1,
               "oneshot": False},
 }
+# Rounds, and control rounds, of the paper-rates preset: to the smallest Pm of each
+# network's Figure 5 claims (Conv-2: best gain at 4.6%, round 14; Conv-4: best speed-up at
+# 9.2%, round 12; Conv-6: best speed-up at 15.1%, round 10), controls at about 21% and there.
+PAPER_RATES_ROUNDS = {"conv2": (14, (7, 11, 14)), "conv4": (12, (7, 12)), "conv6": (10, (7, 10))}
 PRESET_COST = {
     "paper": "per network 5 trials x (21 tickets + 60 reinits + 40 random sparse) runs of 20-30K iterations: weeks on "
              "2 CPU cores (about 50 min per Conv-2 run, 3 h per Conv-6 run), about 40 GPU-hours for Figure 5",
@@ -58,6 +69,9 @@ PRESET_COST = {
             "Conv-4 about 2.3x and Conv-6 about 4x that (on a CPU without AVX-512 about 1 h a Conv-4 run, 1.7 h a "
             "Conv-6 run); Figure 6 for Conv-2 4 dropout runs, about 90 min; Figure 10 for Conv-2 5 Strategy 2 "
             "runs, about 70 min",
+    "paper-rates": "REDUCED: per network 1 trial x (11-15 tickets + 4-6 controls) runs of 10-15K iterations (dropout "
+                   "runs 15-22.5K); Figure 5 for Conv-2 19 runs, about 10 min each on 2 cores of a fast CPU (3 h), "
+                   "over several sittings",
     "smoke": "tiny runs on 100 examples; under a minute per network",
 }
 
@@ -65,7 +79,9 @@ PRESET_COST = {
 def _spec(name: str, lr: float, iterations: int, conv_rate: float, dropout_lr: float,
           cpu_steps_per_second: float) -> ModelSpec:
     blocks = CONV_BLOCKS[name]
-    presets = {**PRESETS, "fast": {**PRESETS["fast"], "conv_rate": compounded(conv_rate, 4)}}
+    rounds, control_rounds = PAPER_RATES_ROUNDS[name]
+    presets = {**PRESETS, "fast": {**PRESETS["fast"], "conv_rate": compounded(conv_rate, 4)},
+               "paper-rates": {**PRESETS["paper-rates"], "rounds": rounds, "control_rounds": control_rounds}}
     return ModelSpec(
         name,
         lambda input_shape, num_classes, dropout, conv_dropout, sync_batch_norm: conv_net(
