@@ -94,6 +94,16 @@ def _palette(values, hue: str):
     return {v: RUN_COLORS[v] for v in values if v in RUN_COLORS} if hue in ("line", "run") else None
 
 
+def _mark_censored(ax, df: pd.DataFrame, column: str) -> None:
+    """A black x over each run whose early stop (and what is read there) the budget censored."""
+    if "early_stop_censored" not in df or not (column.startswith("early_stop") or column.endswith("_early_stop")):
+        return
+    censored = df[df["early_stop_censored"].fillna(False).astype(bool)]
+    if len(censored):
+        ax.scatter(censored["pm"], censored[column], marker="x", color="black", s=30, zorder=4,
+                   label="censored: early stop at the budget's end")
+
+
 def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "line", style: str | None = None,
                  hue_order=None, style_order=None) -> None:
     """One panel per (column, label) of `panels`: mean over trials against Pm, one line per
@@ -105,6 +115,7 @@ def metric_vs_pm(df: pd.DataFrame, panels, path: Path, title: str, hue: str = "l
         sns.lineplot(data=df, x="pm", y=column, hue=hue, hue_order=hue_order, style=style, style_order=style_order,
                      palette=_palette(hues, hue), marker="o", markersize=4,
                      errorbar=("pi", 100), err_style="bars", estimator="mean", ax=ax, legend=ax is axes[0])
+        _mark_censored(ax, df, column)
         _pm_axis(ax, df["pm"])
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -137,30 +148,35 @@ def per_network(df: pd.DataFrame, column: str, label: str, path: Path, title: st
 
 
 def figure3(curves: pd.DataFrame, panels: list[list[tuple[str, int]]], path: Path, title: str,
-            metric: str = "test_acc", ylabel: str = "Test accuracy") -> None:
-    """Curves over training iterations; each panel lists (control, round) lines of the iterative trunk."""
+            metric: str = "test_acc", ylabel: str = "Test accuracy", early: int = 10_000) -> None:
+    """Curves over training iterations; each panel lists (control, round) lines of the
+    iterative trunk; a second row shows the first `early` iterations, where they separate."""
     df = curves[curves["strategy"] == "iterative"]
     rounds = sorted({rnd for lines in panels for _, rnd in lines})
     color = dict(zip(rounds, sns.color_palette(n_colors=len(rounds))))  # one color per Pm in every panel
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharey=True)
-    for ax, lines in zip(axes, panels):
-        for control, rnd in lines:
-            sel = df[(df["control"] == control) & (df["round"] == rnd)]
-            if sel.empty:
-                continue
-            pm = sel["pm"].iloc[0]
-            name = f"{pm:.1f}" + (" (reinit)" if control == "reinit" else "")
-            sns.lineplot(data=sel, x="iteration", y=metric, errorbar=("pi", 100), err_style="band", color=color[rnd],
-                         estimator="mean", ax=ax, label=name, linestyle="--" if control == "reinit" else "-")
-        ax.set_xlabel("Training iterations")
-        ax.set_ylabel(ylabel)
-        if metric.endswith("acc"):
-            ax.set_ylim(0.94, 0.99)  # the paper's range; early low accuracies fall outside
-        else:  # losses: the range of the minima, where the lines separate
-            lowest = df[metric].groupby([df["round"], df["iteration"]]).mean().min()
-            ax.set_ylim(lowest * 0.9, lowest * 1.8)
-        ax.grid(alpha=0.3)
-        ax.legend(title="Pm (%)", fontsize=7)
+    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 7), sharey="row", squeeze=False)
+    for column, lines in enumerate(panels):
+        for row, ax in enumerate(axes[:, column]):
+            for control, rnd in lines:
+                sel = df[(df["control"] == control) & (df["round"] == rnd)]
+                if row:
+                    sel = sel[sel["iteration"] <= early]
+                if sel.empty:
+                    continue
+                name = f"{sel['pm'].iloc[0]:.1f}" + (" (reinit)" if control == "reinit" else "")
+                sns.lineplot(data=sel, x="iteration", y=metric, errorbar=("pi", 100), err_style="band",
+                             color=color[rnd], estimator="mean", ax=ax, label=name,
+                             linestyle="--" if control == "reinit" else "-", legend=row == 0)
+            ax.set_xlabel("Training iterations" + (f" (the first {early:,})" if row else ""))
+            ax.set_ylabel(ylabel)
+            if metric.endswith("acc"):
+                ax.set_ylim(0.94, 0.99)  # the paper's range; early low accuracies fall outside
+            elif len(df):  # losses: the range of the minima, where the lines separate
+                lowest = df[metric].groupby([df["round"], df["iteration"]]).mean().min()
+                ax.set_ylim(lowest * 0.9, lowest * 1.8)
+            ax.grid(alpha=0.3)
+        if axes[0, column].get_legend() is not None:
+            axes[0, column].legend(title="Pm (%)", fontsize=7)
     _suptitle(fig, title, df)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

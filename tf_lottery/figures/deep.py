@@ -68,6 +68,20 @@ def deep_summary(ctx: FigureContext) -> pd.DataFrame:
     return summary.assign(run=summary["control"].map(LABEL))
 
 
+def checkpoints_long(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary's checkpoint columns in long format: one row per run and checkpoint, with
+    the paper's iterations (`paper_iteration`) beside those trained (`iteration`)."""
+    ids = ["model", "network", "setting", "learning_rate", "warmup_iterations", "scope", "run_hash",
+           *tables.RUN_COLUMNS, "key"]
+    frames = []
+    for model, part in summary.groupby("model", sort=False):
+        for name, paper_iteration in CHECKPOINTS[model]:
+            frames.append(part[ids].assign(checkpoint=name, paper_iteration=paper_iteration,
+                                           iteration=part[f"iteration_{name}"], val_acc=part[f"val_acc_{name}"],
+                                           test_acc=part[f"test_acc_{name}"]))
+    return pd.concat(frames, ignore_index=True)
+
+
 def all_with_curves(controls):
     """`select`: the iterative runs with these controls, each with its test curve (the
     figures read test accuracy at fixed iterations)."""
@@ -92,6 +106,7 @@ def report(ctx: FigureContext, title: str, claims, metrics=(("test", "Test accur
     checkpoint against Pm, a line per setting, dashed for random reinitialization."""
     summary = deep_summary(ctx)
     summary.to_csv(ctx.out / "summary.csv", index=False)
+    checkpoints_long(summary).to_csv(ctx.out / "checkpoints.csv", index=False)
     models = models_in(summary)
     for model in models:
         sel = summary[summary["model"] == model]
