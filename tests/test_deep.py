@@ -207,3 +207,19 @@ def test_a_flag_at_its_default_selects_the_settings_that_leave_it_there():
 def test_the_deep_networks_refuse_dropout():
     with pytest.raises(ValueError, match="no dropout"):
         build_model("resnet20", (32, 32, 3), 10, dropout=0.5)
+
+
+def test_panels_and_long_tables_name_the_iterations_trained():
+    rows = pd.DataFrame({"model": "resnet20", "network": "ResNet-20", "setting": "rate 0.1", "learning_rate": 0.1,
+                         "warmup_iterations": 0, "scope": "global", "run_hash": "h", "strategy": "iterative",
+                         "control": "ticket", "trial": 0, "round": [0, 1], "reinit": 0, "pm": [100.0, 51.8],
+                         "key": ["a", "b"],
+                         **{f"{m}_acc_{n}": 0.5 for m in ("val", "test") for n in ("10K", "20K", "30K")},
+                         "iteration_10K": 400, "iteration_20K": 800, "iteration_30K": 1200})
+    titles = [title for _, title in deep._panels(rows, "resnet20", "test", "Test accuracy")]
+    assert titles[-1] == "Test accuracy at 1,200 iterations (paper: 30K)"
+    full = rows.assign(iteration_10K=10_000, iteration_20K=20_000, iteration_30K=30_000)
+    assert deep._panels(full, "resnet20", "test", "Test accuracy")[0][1] == "Test accuracy at 10K iterations"
+    long = deep.checkpoints_long(rows)
+    assert len(long) == 6 and set(long["paper_iteration"]) == {10_000, 20_000, 30_000}
+    assert list(long[long.key == "a"]["iteration"]) == [400, 800, 1200]

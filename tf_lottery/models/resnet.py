@@ -13,7 +13,7 @@ from __future__ import annotations
 import tf_keras
 
 from tf_lottery.models.layers import batch_norm, masked_conv, masked_dense
-from tf_lottery.models.spec import DEEP_COST, DEEP_SMOKE, NO_DROPOUT_LAYERS, ModelSpec, compounded, deep_protocol
+from tf_lottery.models.spec import DEEP_COST, DEEP_PAPER, DEEP_SMOKE, NO_DROPOUT_LAYERS, ModelSpec, compounded, deep_protocol
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, sync: bool, relu: bool = True):
@@ -56,8 +56,7 @@ SPEC = ModelSpec(
                 "decay 1e-4, batch 128, 30K iterations, flips + pad-and-crop; global pruning 20% of the conv "
                 "weights per round, 1x1 shortcuts and output unpruned",
     presets={
-        # The paper: 5 trials, 3 reinits per ticket, 20 rounds of 20% (Pm down to 2.3% of all weights).
-        "paper": {"trials": 5, "rounds": 20, "reinits": 3, "oneshot": False},
+        "paper": DEEP_PAPER,
         # REDUCED: one trial; 1/25 of the schedule (1,200 iterations; drops at 800, 1,000;
         # warmup 800), evaluated every 400 (the paper's 10K/20K/30K); per round the rate of
         # three paper rounds (48.8%: Pm 100, 51.8, 27.1%); one reinit at the smallest Pm.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tf_keras
 
 from tf_lottery.models.layers import batch_norm, masked_conv, masked_dense
-from tf_lottery.models.spec import DEEP_COST, DEEP_SMOKE, NO_DROPOUT_LAYERS, ModelSpec, compounded, deep_protocol
+from tf_lottery.models.spec import DEEP_COST, DEEP_PAPER, DEEP_SMOKE, NO_DROPOUT_LAYERS, ModelSpec, compounded, deep_protocol
 
 VGG19_PLAN = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, 256, "pool", 512, 512, 512, 512, "pool",
               512, 512, 512, 512)
@@ -41,7 +41,7 @@ SPEC = ModelSpec(
                 "iterations, flips + pad-and-crop; global pruning 20% of the conv weights per round, output "
                 "unpruned",
     presets={
-        "paper": {"trials": 5, "rounds": 20, "reinits": 3, "oneshot": False},
+        "paper": DEEP_PAPER,
         # REDUCED: one trial; 1/100 of the schedule (1,125 iterations; drops at 562, 844;
         # warmup 100), evaluated every 375 (the paper's 30K/60K/112K); per round the rate
         # of five paper rounds (67.2%: Pm 100, 32.8, 10.8%); one reinit at the smallest Pm.
