@@ -45,7 +45,7 @@ def test_masks_are_only_on_conv_and_dense_kernels():
     model, groups = build_model("resnet20", (32, 32, 3), 10)
     masked = keras_masks.masked_variables(model)
     assert set(masked) == set(groups)
-    unmasked = {keras_masks.weight_name(v) for v in model.weights} - set(masked)
+    unmasked = {keras_masks.weight_name(v) for v in keras_masks.model_weights(model)} - set(masked)
     assert unmasked and all(n.split("/")[-1] in ("gamma", "beta", "moving_mean", "moving_variance", "bias")
                             for n in unmasked), sorted(unmasked)
 

@@ -18,6 +18,8 @@ from tf_lottery.execution.xla import use_xla
 from tf_lottery.execution.timing import measured_seconds
 from tf_lottery.lottery.experiment import LotteryExperiment, RunSpec, plan
 from tf_lottery.models import registry
+from tf_lottery.models.keras_masks import get_masks, masked_variables, set_masks
+from tf_lottery.models.keras_masks import get_weights as keras_get_weights
 from tf_lottery.models.registry import build_model, initial_weights
 from tf_lottery.pruning import masks
 from tf_lottery.training.augment import PAD, pad_crop_flip
@@ -284,3 +286,24 @@ def test_strategy_2_continues_from_the_trained_weights(small_mnist, tmp_path):
     mask = experiment.store.arrays(RunSpec(0, "iterative", 1).key, "mask")
     for name, w in masks.apply(trained, mask).items():
         np.testing.assert_array_equal(starts[1][name], w)
+
+
+def test_a_ticket_saved_as_keras_loads_with_its_mask_and_trains_keeping_its_zeros(tmp_path):
+    model, _ = build_model("lenet300_100", (28, 28, 1), 10)
+    rng = np.random.default_rng(0)
+    mask = {name: (rng.random(v.shape) > 0.7).astype(np.float32) for name, v in masked_variables(model).items()}
+    set_masks(model, mask)
+    model.save(tmp_path / "ticket.keras")
+    loaded = tf_keras.models.load_model(tmp_path / "ticket.keras")  # its variables lose their layer scopes
+    masked = {layer.name: layer for layer in loaded.layers if hasattr(layer, "kernel_mask")}
+    assert set(masked) == {name.split("/")[0] for name in mask}
+    assert all(any(v is layer.kernel_mask for v in loaded.non_trainable_variables) for layer in masked.values())
+    for name, layer in masked.items():
+        np.testing.assert_array_equal(layer.kernel_mask.numpy(), mask[f"{name}/kernel"])
+    loaded.compile(optimizer="adam", loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    loaded.fit(rng.random((32, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 32), epochs=1, verbose=0)
+    for name, layer in masked.items():
+        assert not np.any(layer.kernel.numpy()[mask[f"{name}/kernel"] == 0]), name
+    # The package's weight dicts leave the masks out: they are stored apart.
+    assert not any(name.endswith("kernel_mask") for name in keras_get_weights(model))
+    assert {name for name in get_masks(model)} == set(mask)

@@ -10,12 +10,19 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras
 
-from tf_lottery.models.keras_masks import MaskConstraint
+from tf_lottery.models.keras_masks import MaskConstraint, MaskedKernel
+
+serializable = tf_keras.utils.register_keras_serializable(package="tf_lottery")
+
+
+@serializable
+class MaskedDense(MaskedKernel, tf_keras.layers.Dense):
+    """A dense layer that owns its kernel's mask (`keras_masks.MaskedKernel`)."""
 
 
 def masked_dense(units: int, activation, name: str):
     """A dense layer with a prunable kernel: Gaussian Glorot kernel, zero bias (the paper)."""
-    return tf_keras.layers.Dense(units, activation=activation, kernel_initializer="glorot_normal",
+    return MaskedDense(units, activation=activation, kernel_initializer="glorot_normal",
                                  bias_initializer="zeros", kernel_constraint=MaskConstraint(), name=name)
 
 
@@ -41,9 +48,11 @@ def same_conv(x, kernel):
     return y, grad
 
 
-class MaskedConv2D(tf_keras.layers.Conv2D):
-    """Conv2D whose stride-1, same-padded convolutions with odd kernels use `same_conv`
-    (every conv of the paper's networks but ResNet-20's strided ones)."""
+@serializable
+class MaskedConv2D(MaskedKernel, tf_keras.layers.Conv2D):
+    """Conv2D that owns its kernel's mask (`keras_masks.MaskedKernel`), and whose stride-1,
+    same-padded convolutions with odd kernels use `same_conv` (every conv of the paper's
+    networks but ResNet-20's strided ones)."""
 
     def convolution_op(self, inputs, kernel):
         if (self.strides, self.dilation_rate, self.padding, self.groups, self.data_format) != \
@@ -67,6 +76,7 @@ def batch_norm(name: str, synchronized: bool = False):
     return tf_keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name)
 
 
+@serializable
 class RunSeededDropout(tf_keras.layers.Layer):
     """Dropout drawing from its own `tf.random.Generator`, which every run re-seeds
     (`reset_random_state`). Keras' Dropout draws from process-wide random state, so its

@@ -124,7 +124,7 @@ def initial_weights(model, seed: int) -> dict[str, np.ndarray]:
             if "seed" in config:  # constant initializers (zeros, ones) take no seed
                 config["seed"] = derive_seed(seed, name)
             weights[name] = type(init).from_config(config)(variable.shape, dtype=variable.dtype).numpy()
-    missing = {keras_masks.weight_name(v) for v in model.weights} - set(weights)
+    missing = {keras_masks.weight_name(v) for v in keras_masks.model_weights(model)} - set(weights)
     if missing:
         raise NotImplementedError(f"No initializer known for weights {sorted(missing)}.")
     return weights

@@ -201,7 +201,7 @@ class Trainer:
         with strategy.scope():
             self.optimizer = optimizer_for(cfg)
             self.optimizer.build(model.trainable_variables)
-            self._best = [tf.Variable(v, trainable=False) for v in model.weights]
+            self._best = [tf.Variable(v, trainable=False) for v in keras_masks.model_weights(model)]
             self._noise_seed = tf.Variable(0, dtype=tf.int64, trainable=False)
             # Variables, so that each replica reads its own on-device copy.
             self._splits = {
@@ -217,11 +217,12 @@ class Trainer:
                              "tf_lottery.models.layers.RunSeededDropout for dropout, stateless ops for the rest.")
         self._evaluate = tf.function(self._evaluate_distributed_fn if self.distributed else self._evaluate_fn,
                                      jit_compile=self.jit)
-        self._save_best = tf.function(lambda: [b.assign(v) for b, v in zip(self._best, self.model.weights)])
-        self._load_best = tf.function(lambda: [v.assign(b) for b, v in zip(self._best, self.model.weights)])
+        weights = keras_masks.model_weights(model)  # a run's masks do not change while it trains
+        self._save_best = tf.function(lambda: [b.assign(v) for b, v in zip(self._best, weights)])
+        self._load_best = tf.function(lambda: [v.assign(b) for b, v in zip(self._best, weights)])
         # Everything the rest of a run reads besides the data (a checkpoint's contents).
         generators = [layer.generator.state for layer in model.submodules if isinstance(layer, RunSeededDropout)]
-        self._run_state = [*model.weights, *self.optimizer.variables, *self._best, *generators]
+        self._run_state = [*weights, *self.optimizer.variables, *self._best, *generators]
 
     # -- compiled pieces -------------------------------------------------------------
     def _step_fn(self, batch):
