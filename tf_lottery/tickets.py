@@ -15,7 +15,8 @@ named as its key is (`trial<t>/<strategy>/round<r>/<control>`): `--trial`, `--st
 - `initial.keras`: the network at the weights the run started from, times its mask, with
   the mask in the model: the ticket ready to train (`tf_keras.models.load_model`, then
   `fit`: its pruned weights stay exactly zero);
-- `trained.keras`: the trained sparse network;
+- `trained.keras`: the trained sparse network, and `trained.tflite`, the same as TFLite with
+  its zeros sparse-encoded (`models/portable.py`, which also gives TF-MOT's form);
 - `ticket.json`: the network, data set, run, its seeds and metrics.
 The starting weights are known when they are a seeded draw: theta_0 of the trial for a
 winning ticket reset to its initialization (and Strategy 2's `reset` runs), the control's
@@ -37,6 +38,7 @@ from tf_lottery.data.datasets import SHAPES
 from tf_lottery.execution.store import RunStore
 from tf_lottery.ledger.records import LEDGER, Ledger
 from tf_lottery.models import keras_masks
+from tf_lottery.models.portable import to_tflite
 from tf_lottery.models.registry import build_model, initial_weights
 
 SEEDED_STARTS = {"ticket": "init_seed", "reset": "init_seed", "reinit": "reinit_seed", "random": "random_seed"}
@@ -143,8 +145,12 @@ def export_ticket(ticket: Ticket, folder) -> list[Path]:
     written = [folder / "ticket.npz"]
     for part in ("initial", "trained"):
         if getattr(ticket, part) is not None:
-            ticket.model(part).save(folder / f"{part}.keras")
+            model = ticket.model(part)
+            model.save(folder / f"{part}.keras")
             written.append(folder / f"{part}.keras")
+    if ticket.trained is not None:
+        (folder / "trained.tflite").write_bytes(to_tflite(model))
+        written.append(folder / "trained.tflite")
     (folder / "ticket.json").write_text(json.dumps({"network": ticket.network, "dataset": ticket.dataset,
                                                     **ticket.record}, indent=1, default=str) + "\n")
     return written + [folder / "ticket.json"]

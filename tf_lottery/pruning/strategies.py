@@ -96,9 +96,7 @@ class PruningPlan:
         pooled = {n for pool in self.pools for n in pool}
         alive = {n: s for n, s in sizes.items() if n not in pooled}
         alive |= {pool[0]: sum(sizes[n] for n in pool) for pool in self.pools}
-        for _ in range(rounds):
-            alive = {n: rules.keep_after_rate(a, self.rates[n]) for n, a in alive.items()}
-        return alive
+        return {n: rules.LotterySchedule(self.rates[n]).surviving(a, rounds) for n, a in alive.items()}
 
     def expected_pm(self, sizes: Mapping[str, int], rounds: int) -> float:
         """Percent of prunable weights remaining after `rounds` rounds."""
