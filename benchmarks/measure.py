@@ -35,7 +35,7 @@ def forward_flops(model) -> float:
 def protocol_trainer(model_name: str, data_dir, threads: int, **overrides):
     """(trainer, model, config) of `model_name` at its paper protocol, unpruned, at theta_0,
     with TensorFlow capped at `threads` threads (before anything runs)."""
-    from tf_lottery.cli import model_protocol
+    from tf_lottery.presets import model_protocol
     from tf_lottery.config import TrainingConfig
     from tf_lottery.data.datasets import load_dataset
     from tf_lottery.models.registry import build_model, initial_weights

@@ -33,26 +33,28 @@ import pandas as pd
 from tf_lottery import machine
 
 from tf_lottery.analysis import tables
-from tf_lottery import cli
-from tf_lottery.lottery.experiment import LotteryExperiment, describe_run, plan
+from tf_lottery.lottery.experiment import describe_run, plan
 from tf_lottery.execution.ray_workers import RayWorkers
 from tf_lottery.figures.kinds import lottery_executor
-from tf_lottery.execution.scheduling import InProcess, Timing, run_graph
+from tf_lottery.execution.scheduling import InProcess, run_graph
+from tf_lottery.execution.timing import Timing, first_guess
+from tf_lottery.figures.lenet import FIG4
+from tf_lottery.figures.runner import parse_figure
 from tf_lottery.execution.store import RunStore
 
 
 def timed_batch(cfg, data_dir, root: Path, workers: int, threads: int, ray: bool) -> tuple[float, pd.DataFrame]:
     store = RunStore(root, cfg.training.model, cfg)
     specs = plan(cfg)
-    factory = functools.partial(lottery_executor, cfg, data_dir, str(root))
+    factory = functools.partial(lottery_executor, [cfg], data_dir, str(root))
     t0 = time.perf_counter()
     backend = RayWorkers(factory, workers, threads, store) if ray else contextlib.nullcontext(InProcess(factory()))
     with backend as b:
-        guess = LotteryExperiment.guess_seconds_per_run(cfg)
+        guess = first_guess(cfg)
         stats = run_graph(specs, lambda run: store.has(run.key), b, describe_run, print, Timing(lambda run: guess))
     seconds = time.perf_counter() - t0
     assert stats["trained"] == len(specs)
-    return seconds, tables.summary_table(store, specs).drop(columns="seconds")
+    return seconds, tables.summary_table(store, specs, cfg).drop(columns="seconds")
 
 
 def differences(a: pd.DataFrame, b: pd.DataFrame) -> str:
@@ -73,9 +75,8 @@ def main():
     iterations = args.iterations or (10_000 if lenet else 1_000)
     trials = args.trials or (4 if lenet else 2)
     # The model's paper protocol through the flags a figure script takes, shortened.
-    _, cfg = cli.parse(["--model", args.model, "--iterations", str(iterations), "--trials", str(trials),
-                        "--rounds", "1", "--control-rounds", "1", "--reinits", "1", "--no-oneshot"],
-                       "", {"paper": {}}, {"paper": ""})
+    _, (cfg,) = parse_figure(FIG4, ["--model", args.model, "--iterations", str(iterations), "--trials", str(trials),
+                                    "--rounds", "1", "--control-rounds", "1", "--reinits", "1", "--no-oneshot"])
     cores = os.cpu_count() or 1
     machine.limit_threads(1)  # this process is the one-thread worker
     with tempfile.TemporaryDirectory() as tmp:
