@@ -4,6 +4,7 @@ import dataclasses
 import json
 import socket
 import subprocess
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,18 @@ def test_strategy_names_are_checked():
     with pytest.raises(ValueError, match="--tpu is only used"):
         distribute.make_strategy("mirrored", tpu="local")
     assert distribute.is_chief(tf.distribute.get_strategy())
+
+
+def test_one_host_of_a_multi_host_tpu_writes():
+    def host(task_id, cluster):
+        resolver = SimpleNamespace(cluster_spec=lambda: tf.train.ClusterSpec(cluster), task_type="worker",
+                                   task_id=task_id)
+        return SimpleNamespace(cluster_resolver=resolver)
+
+    pod = {"worker": ["host0:8470", "host1:8470", "host2:8470"]}
+    assert [distribute.is_chief(host(i, pod)) for i in range(3)] == [True, False, False]
+    assert distribute.is_chief(host(0, {}))  # one TPU VM, no cluster
+    assert [distribute.is_chief(host(i, {**pod, "chief": ["c:1"]})) for i in range(3)] == [False, False, False]
 
 
 def test_thread_limits_are_checked():

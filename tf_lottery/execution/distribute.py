@@ -50,11 +50,17 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes results: always, except on non-chief multi-worker tasks."""
+    """Whether this process writes results and store entries: one process of a cluster. The
+    chief task, else worker 0: of MultiWorkerMirroredStrategy's workers (TF_CONFIG), and of
+    a multi-host TPU's hosts, each of which runs the same program (TPUClusterResolver names
+    them worker 0, 1, ...). A single process, or one TPU host, is its own chief."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or isinstance(strategy, tf.distribute.TPUStrategy):
+    if resolver is None:
         return True
-    cluster = resolver.cluster_spec().as_dict()
+    try:
+        cluster = resolver.cluster_spec().as_dict()
+    except (ValueError, RuntimeError, tf.errors.OpError):  # a resolver that knows no cluster
+        return True
     if not cluster or resolver.task_type == "chief":
         return True
-    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
+    return resolver.task_type == "worker" and (resolver.task_id or 0) == 0 and "chief" not in cluster
