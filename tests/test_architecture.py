@@ -6,7 +6,7 @@ from conftest import ROOT
 
 # Lowest first. Modules of one layer may import each other; none imports a higher layer.
 LAYERS = [("config", "seeds", "machine", "stopping"), ("data",), ("models", "pruning"), ("presets",), ("training",), ("execution",),
-          ("lottery",), ("ledger",), ("tickets",), ("analysis",), ("paper",), ("cli",), ("figures",)]
+          ("lottery",), ("ledger",), ("tickets",), ("analysis",), ("paper",), ("cli",), ("figures",), ("api",)]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 
