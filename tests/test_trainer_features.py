@@ -307,3 +307,18 @@ def test_a_ticket_saved_as_keras_loads_with_its_mask_and_trains_keeping_its_zero
     # The package's weight dicts leave the masks out: they are stored apart.
     assert not any(name.endswith("kernel_mask") for name in keras_get_weights(model))
     assert {name for name in get_masks(model)} == set(mask)
+
+
+def test_every_trained_run_writes_its_tensorboard_scalars(small_mnist, tmp_path):
+    cfg = tiny_config(rounds=1, control_rounds=(), reinits=0, random_sparse=0, oneshot=False)
+    store = RunStore(tmp_path / "runs", "lenet300_100", cfg)
+    LotteryExperiment(cfg, small_mnist, store, log=lambda *_: None, tensorboard=tmp_path / "tb").run(plan(cfg))
+    for spec in plan(cfg):
+        (events,) = (tmp_path / "tb" / store.dir.name / spec.key).glob("events.out.tfevents.*")
+        tags = {}
+        for record in tf.data.TFRecordDataset(str(events)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+        assert tags["validation/loss"] == [100, 200] and tags["validation/accuracy"] == [100, 200]
+        assert tags["density/fc1/kernel"] == [0] and tags["end/test_accuracy"] == [200]

@@ -67,18 +67,21 @@ class Study:
 
 def find_ticket(network: str = "lenet300_100", data_dir=None, *, preset: str = "paper", rounds: int | None = None,
                 rates: dict[str, float] | None = None, scope: str | None = None, reset: str | None = None,
-                controls_at: tuple[int, ...] | None = None, store=None, log=print, **settings) -> Study:
+                controls_at: tuple[int, ...] | None = None, store=None, tensorboard=None, log=print,
+                **settings) -> Study:
     """Iterative magnitude pruning of `network` (a registered name), `rounds` rounds of
     `rates` per layer group ({"conv": .., "fc": .., "output": ..}; the protocol's by
     default), `scope` "layerwise" or "global", `reset` "init" (the paper), "rewind" or
     "continue"; the controls (random reinits, random sparse networks) at the rounds
     `controls_at`. Any other config field as a keyword (trials, iterations, reinits, ...).
-    Data from tensorflow-datasets, or from the local folder `data_dir`."""
+    Data from tensorflow-datasets, or from the local folder `data_dir`; TensorBoard scalars
+    of every run into the folder `tensorboard`, if given."""
     named = {"rounds": rounds, "scope": scope, "reset": reset, "control_rounds": controls_at,
              **{f"{group}_rate": rate for group, rate in (rates or {}).items()}}
     cfg = configure(network, preset, **{k: v for k, v in named.items() if v is not None}, **settings)
     root = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="tf_lottery-"))
-    experiment = LotteryExperiment(cfg, load_for(cfg.data, data_dir), RunStore(root, cfg.training.model, cfg), log=log)
+    experiment = LotteryExperiment(cfg, load_for(cfg.data, data_dir), RunStore(root, cfg.training.model, cfg), log=log,
+                                   tensorboard=tensorboard)
     specs = plan(cfg)
     experiment.run(specs)
     return Study(cfg, root, tables.summary_table(experiment.store, specs, cfg))

@@ -38,10 +38,12 @@ class RunOptions:
     strategy: str = "default"  # tf.distribute, for kinds of study that offer it
     tpu: str | None = None
     xla: str = "auto"
+    tensorboard: str | None = None  # a folder for TensorBoard scalars of every run trained
     changed: dict = dataclasses.field(default_factory=dict)  # flags that changed the preset's settings
     command: str = ""  # the equivalent command line, as run.json records it (also when called from Python)
 
-    EXECUTION = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla")
+    EXECUTION = ("workers", "threads_per_worker", "gpus_per_worker", "ray_address", "strategy", "tpu", "xla",
+                 "tensorboard")
 
     def execution(self) -> dict:
         """The execution flags, as run.json records them."""
@@ -115,6 +117,10 @@ def add_execution_flags(parser: argparse.ArgumentParser, strategies: bool) -> No
     group.add_argument("--gpus-per-worker", type=finite_float, default=0.0,
                        help="GPUs Ray assigns each worker (0.5: two workers share one). Ray hides GPUs from "
                             "workers given none, so set it on GPU machines (default 0: workers use CPUs).")
+    group.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="Write each run it trains as TensorBoard scalars under DIR/<store folder>/<run key> "
+                            "(validation and test loss and accuracy at each evaluation, layer densities): "
+                            "tensorboard --logdir DIR.")
     group.add_argument("--ray-address", default=None,
                        help="Join this Ray cluster (e.g. 'auto' or 'ray://head:10001') instead of starting a "
                             "local one; --store must then be a path every node shares.")

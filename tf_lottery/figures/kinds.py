@@ -26,11 +26,12 @@ def only(configs: list):
     return cfg
 
 
-def lottery_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto"):
+def lottery_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto", tensorboard=None):
     """Everything one process needs to train lottery runs (built in each worker)."""
     cfg = only(configs)
     dataset = load_for(cfg.data, data_dir)
-    return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy, xla=xla)
+    return LotteryExperiment(cfg, dataset, RunStore(store_root, cfg.training.model, cfg), strategy, xla=xla,
+                             tensorboard=tensorboard)
 
 
 class LotteryKind:
@@ -94,9 +95,10 @@ def _check_configs(configs: list, data_dir, store_root, load_data: bool, read_on
                     require_batch_fits(cfg.training.batch_size, len(dataset.train))  # else in every worker
 
 
-def sweep_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto") -> SweepExecutor:
+def sweep_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto",
+                   tensorboard=None) -> SweepExecutor:
     """What one process needs to train the runs of every configuration of a sweep."""
-    return SweepExecutor(data_dir, store_root, strategy, xla)
+    return SweepExecutor(data_dir, store_root, strategy, xla, tensorboard)
 
 
 class SweepKind(LotteryKind):
@@ -138,8 +140,8 @@ class SweepKind(LotteryKind):
                                        functools.partial(swept_copy_source_name, store), recorded)}
 
 
-def xor_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto") -> XorStudy:
-    """What a worker process needs to train XOR stages."""
+def xor_executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto", tensorboard=None) -> XorStudy:
+    """What a worker process needs to train XOR stages (seconds each: no TensorBoard scalars)."""
     cfg = only(configs)
     return XorStudy(cfg, RunStore(store_root, "xor", cfg))
 

@@ -245,8 +245,11 @@ def _train_and_report(figure: Figure, options: cli.RunOptions, cfg, strategy, ou
         list_plan(runs, lambda r: kind.is_stored(store, r) or r.key in from_ledger, options.workers, print,
                   restored=from_ledger, **graph_options)
         return
+    tensorboard = options.tensorboard  # absolute for workers elsewhere, unless a URL (gs://...)
+    if tensorboard and "://" not in tensorboard:
+        tensorboard = str(Path(tensorboard).resolve())
     factory = functools.partial(kind.executor, cfg, data_dir, Path(options.store).resolve(), strategy,
-                                options.xla)
+                                options.xla, tensorboard)
     try:
         stats, source = train_runs(runs, store, kind.is_stored, factory, options, kind.describe, **graph_options)
     except StopRequested:  # keep what was finished where it outlives this machine

@@ -41,7 +41,8 @@ class StudyKind(Protocol):
     def open_store(root, configs: list, runs: list, read_only: bool = False): ...  # RunStore-like: locate, has
 
     @staticmethod
-    def executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto"): ...  # .execute(run)
+    def executor(configs: list, data_dir, store_root, strategy=None, xla: str = "auto",
+                 tensorboard=None): ...  # .execute(run)
 
     @staticmethod
     def with_dependencies(runs: list) -> list: ...

@@ -35,6 +35,7 @@ from tf_lottery.pruning import masks
 from tf_lottery.pruning.strategies import RESETS, PruningPlan, RestartPoints
 from tf_lottery.seeds import derive_seed
 from tf_lottery.training.checkpoint import Checkpoint
+from tf_lottery.training.summaries import run_writer
 from tf_lottery.training.trainer import Trainer
 
 STRATEGIES = ("iterative", "oneshot")
@@ -165,9 +166,10 @@ class LotteryExperiment:
     checkpoint_every = 600.0  # seconds between a training run's checkpoints
 
     def __init__(self, cfg: ExperimentConfig, dataset: Dataset, store: RunStore, strategy=None, log=None,
-                 xla: str = "auto"):
+                 xla: str = "auto", tensorboard=None):
         cfg.validate()
         self.cfg, self.store = cfg, store
+        self.tensorboard = tensorboard  # a folder for each trained run's TensorBoard scalars (training/summaries.py)
         self.log = log or (lambda message: print(message, flush=True))
         self.strategy = strategy or tf.distribute.get_strategy()
         store.check_data(dataset)
@@ -292,9 +294,15 @@ class LotteryExperiment:
         checkpoint = None if multiworker else Checkpoint(
             functools.partial(self.store.checkpoint, spec.key), functools.partial(self.store.save_checkpoint, spec.key),
             self.checkpoint_every, heartbeat.resumed, stopping.requested)
+        summaries = self.tensorboard and run_writer(self.tensorboard, self.store.dir.name, spec.key, mask)
         result = self.trainer.train(masks.apply(start, mask), mask, seeds["order_seed"], seeds["noise_seed"],
                                     test_curve=spec.test_curve, snapshot_at=rewind, progress=heartbeat,
-                                    checkpoint=checkpoint)
+                                    checkpoint=checkpoint, on_evaluation=summaries or None)
+        if summaries:
+            summaries(self.cfg.training.iterations, {"end/test_accuracy": result.test_acc_end,
+                                                     "end/train_accuracy": result.train_acc_end,
+                                                     "early_stop/iteration": result.early_stop_iter,
+                                                     "early_stop/test_accuracy": result.test_acc_early_stop})
         metrics = {
             **self._identity(spec),
             "pm": 100.0 * masks.density(mask),

@@ -158,8 +158,9 @@ class SweepExecutor:
     """Trains runs of any configuration of a sweep: one experiment (model, compiled loop)
     per configuration and one copy of each data split, built on first use in this process."""
 
-    def __init__(self, data_dir, store_root, strategy=None, xla: str = "auto"):
+    def __init__(self, data_dir, store_root, strategy=None, xla: str = "auto", tensorboard=None):
         self.data_dir, self.store_root, self.strategy, self.xla = data_dir, Path(store_root), strategy, xla
+        self.tensorboard = tensorboard
         self.experiments, self.datasets, self.data_source = {}, {}, None
 
     def execute(self, swept: SweptRun) -> dict:
@@ -169,7 +170,8 @@ class SweepExecutor:
                 self.datasets[cfg.data] = load_for(cfg.data, self.data_dir)
             dataset = self.datasets[cfg.data]
             self.experiments[cfg] = LotteryExperiment(cfg, dataset, RunStore(self.store_root, store_name(cfg), cfg),
-                                                      self.strategy, log=_naming(store_folder(cfg)), xla=self.xla)
+                                                      self.strategy, log=_naming(store_folder(cfg)), xla=self.xla,
+                                                      tensorboard=self.tensorboard)
             self.data_source = dataset.source
         return self.experiments[cfg].execute(swept.run)
 

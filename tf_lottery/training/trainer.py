@@ -305,14 +305,16 @@ class Trainer:
 
     def train(self, start_weights: dict, mask: dict, order_seed: int, noise_seed: int = 0,
               test_curve: bool = True, snapshot_at: int | None = None,
-              progress: Callable[[int, int], None] | None = None, checkpoint: Checkpoint | None = None) -> RunResult:
+              progress: Callable[[int, int], None] | None = None, checkpoint: Checkpoint | None = None,
+              on_evaluation: Callable[[int, dict], None] | None = None) -> RunResult:
         """Train from `start_weights` (already masked) for cfg.iterations steps.
 
         Validation is evaluated every `eval_every` iterations (early stopping needs it);
         the test set too if `test_curve`, else only at the end and, from the weights saved
         at the minimum validation loss, at the early-stop iteration: the same numbers.
         `snapshot_at` (a multiple of steps_per_call) also returns the weights at that step.
-        `progress(step, iterations)` is called after each evaluation. With `checkpoint`, the
+        `progress(step, iterations)` is called after each evaluation, and `on_evaluation(step,
+        {tag: value})` with its losses and accuracies (TensorBoard's). With `checkpoint`, the
         run starts from its saved progress if there is any for these inputs, saves its
         progress after an evaluation when `checkpoint.every_seconds` have passed, and after
         any chunk of steps when `checkpoint.stop_requested()`, raising `StopRequested`.
@@ -352,6 +354,9 @@ class Trainer:
                     stop_if_requested()
             if not self._record_evaluation(run, row, test_curve):
                 break  # diverged: the rest of the curves stay NaN
+            if on_evaluation is not None:
+                on_evaluation(run.step, dict(zip(("validation/loss", "validation/accuracy", "test/loss",
+                                                  "test/accuracy"), run.curves[row])))
             if progress is not None:
                 progress(run.step, cfg.iterations)
             now = time.perf_counter()
