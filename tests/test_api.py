@@ -34,3 +34,22 @@ def test_the_readme_python_example_runs(data_dir, monkeypatch):
     assert all(np.array_equal(mask[name], ticket.mask[name]) for name in ticket.mask)
     kernel = keras_masks.get_weights(model)["fc1/kernel"]
     assert not np.any(kernel[ticket.mask["fc1/kernel"] == 0])
+
+
+def test_a_network_of_ones_own_is_pruned_as_the_papers_are(data_dir, tmp_path):
+    import tf_keras
+
+    def mine():
+        return tf_keras.Sequential([tf_keras.layers.Flatten(input_shape=(28, 28, 1), name="flat"),
+                                    tf_keras.layers.Dense(64, activation="relu", name="hidden"),
+                                    tf_keras.layers.Dense(10, name="logits")], name="mine")
+
+    study = api.find_ticket(mine, str(data_dir), rounds=2, iterations=200, trials=1, reinits=0, random_sparse=0,
+                            oneshot=False, fc_rate=0.5, output_rate=0.5, max_examples=2000, store=tmp_path,
+                            log=lambda line: None)
+    assert list(study.summary.sort_values("round")["pm"].round(1)) == [100.0, 50.0, 25.0]
+    ticket = study.ticket(round=2)
+    assert set(ticket.mask) == {"hidden/kernel", "logits/kernel"} and ticket.mask["hidden/kernel"].mean() == 0.25
+    trained = ticket.model("trained")
+    assert not np.any(keras_masks.get_weights(trained)["hidden/kernel"][ticket.mask["hidden/kernel"] == 0])
+    assert study.config.training.model.startswith("mine-")

@@ -106,7 +106,9 @@ def schedule_columns(cfg) -> dict:
     compounded = [math.log(1 - getattr(cfg.pruning, name)) / math.log(1 - protocol[name])
                   for name in ("conv_rate", "fc_rate", "output_rate")
                   if 0 < protocol.get(name, 0) < 1 and getattr(cfg.pruning, name) < 1]
-    return {"iterations": cfg.training.iterations, "protocol_iterations": protocol["iterations"],
+    # A network of one's own has no paper protocol: its own length is the full one.
+    return {"iterations": cfg.training.iterations,
+            "protocol_iterations": protocol.get("iterations", cfg.training.iterations),
             "rounds_per_round": round(max(compounded, default=1.0), 2)}
 
 

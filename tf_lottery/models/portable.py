@@ -1,4 +1,8 @@
-"""A ticket in the forms other tools take: plain Keras, TF-MOT, SavedModel and TFLite.
+"""A ticket in the forms other tools take, and a user's network in the package's form.
+
+- `masked_copy(model)`: a Keras model of Dense and Conv2D layers (and any others) with
+  every Dense and Conv2D kernel masked, the package's way (`MaskedDense`, `MaskedConv2D`):
+  what `api.find_ticket` prunes when given a network of one's own.
 
 - `plain_copy(model)`: the same network with Keras' own Dense and Conv2D layers, their
   kernels at the masked values (no mask left: its zeros are in the weights).
@@ -17,6 +21,7 @@ import tensorflow_model_optimization as tfmot
 import tf_keras
 
 from tf_lottery.models.keras_masks import MaskConstraint, MaskedKernel
+from tf_lottery.models.layers import MaskedConv2D, MaskedDense
 
 _PLAIN = {"Dense": tf_keras.layers.Dense, "Conv2D": tf_keras.layers.Conv2D}
 
@@ -61,6 +66,19 @@ def _copy(model, wrap):
             new.set_weights(original.get_weights())
         by_name[original.name] = new
     return copy, by_name
+
+
+def masked_copy(model):
+    """`model` with its Dense and Conv2D layers as masked ones (same settings, fresh weights)."""
+    masked = {tf_keras.layers.Dense: MaskedDense, tf_keras.layers.Conv2D: MaskedConv2D}
+
+    def clone(layer):
+        cls = masked.get(type(layer))
+        if cls is None:
+            return layer.__class__.from_config(layer.get_config())
+        return cls.from_config({**layer.get_config(), "kernel_constraint": MaskConstraint()})
+
+    return tf_keras.models.clone_model(model, clone_function=clone)
 
 
 def plain_copy(model):

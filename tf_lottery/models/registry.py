@@ -36,6 +36,11 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
 )}
 
 
+def register(spec: ModelSpec) -> None:
+    """Add a network to the registry for this process (a user's own: `api.find_ticket`)."""
+    MODELS[spec.name] = spec
+
+
 def display_name(name: str) -> str:
     """A registered network's name in figures, or the registry name of any other."""
     return MODELS[name].display_name if name in MODELS else name
