@@ -1,7 +1,6 @@
 """A ticket in TF-MOT's, SavedModel's and TFLite's forms: the same outputs, its zeros kept
 by TF-MOT's training, its sparsity shrinking the TFLite file."""
 import numpy as np
-import pytest
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
